@@ -1,0 +1,390 @@
+/**
+ * One MCP session: connect under a retry policy, then list and call tools with per-call
+ * deadlines; closing the scope ends the session (child stopped, HTTP session deleted).
+ *
+ * @since 0.1.0
+ */
+import { RetryPolicy } from "@mcp-resilience/policy"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import type {
+  CallToolResult,
+  ClientCapabilities,
+  Implementation,
+  ServerCapabilities,
+  Tool
+} from "@modelcontextprotocol/sdk/types.js"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { Deadlines } from "./internal/deadlines.js"
+import { connectError, requestError } from "./internal/errors.js"
+import type { McpAuthError, McpConfigError, McpProtocolError } from "./McpError.js"
+import { McpConnectError, McpTimeoutError } from "./McpError.js"
+import * as McpMetrics from "./McpMetrics.js"
+import * as McpServerConfig from "./McpServerConfig.js"
+import { McpTransports, type OpenedTransport } from "./McpTransport.js"
+
+/**
+ * What connecting can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ConnectError = McpConnectError | McpTimeoutError | McpAuthError | McpConfigError
+
+/**
+ * What a request on an open session can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RequestError = McpConnectError | McpTimeoutError | McpAuthError | McpProtocolError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestOptions {
+  /** The deadline of this request; defaults to the client's `requestTimeout`. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * One live session with a server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface McpClient {
+  /** The server's name in logs and errors. */
+  readonly server: string
+  /** The SDK client, for what this interface does not cover. Requests made on it directly get no deadline. */
+  readonly sdk: Client
+  readonly serverInfo: Implementation | undefined
+  readonly capabilities: ServerCapabilities | undefined
+  readonly instructions: string | undefined
+  readonly protocolVersion: string | undefined
+  /** The `Mcp-Session-Id` of HTTP sessions. */
+  readonly sessionId: string | undefined
+  /** The child's PID for stdio servers. */
+  readonly pid: number | undefined
+  /** How many connection attempts the session took. */
+  readonly attempts: number
+  /** Completes with the reason when the transport closes (process exit, reset, session deleted). */
+  readonly closed: Effect.Effect<McpConnectError>
+  /** `false` once the transport has closed. */
+  readonly isOpen: () => boolean
+  /** Lists every tool, following pagination. */
+  readonly listTools: (options?: RequestOptions) => Effect.Effect<ReadonlyArray<Tool>, RequestError>
+  /**
+   * Calls a tool. Interruption and the deadline both cancel the request on the server
+   * (`notifications/cancelled`). An `isError: true` result is returned as is.
+   */
+  readonly callTool: (
+    name: string,
+    args?: Record<string, unknown>,
+    options?: RequestOptions
+  ) => Effect.Effect<CallToolResult, RequestError>
+  /** Sends `ping` and waits for the answer. */
+  readonly ping: (options?: RequestOptions) => Effect.Effect<void, RequestError>
+}
+
+/**
+ * The service tag, for programs that want one raw session in their context.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const McpClient: Context.Tag<McpClient, McpClient> = Context.GenericTag<McpClient>(
+  "@mcp-resilience/client/McpClient"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** How to connect: attempts, backoff, per-attempt timeout, total deadline. Default `RetryPolicy.default`. */
+  readonly policy?: RetryPolicy.RetryPolicy | undefined
+  /** The default deadline of each request. Default 60 seconds. */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  readonly clientInfo?: Implementation | undefined
+  readonly capabilities?: ClientCapabilities | undefined
+}
+
+/**
+ * The SDK's own request timer is kept out of the way: Effect enforces every deadline.
+ */
+const SDK_TIMEOUT = 2_147_483_647
+
+const DEFAULT_CLIENT_INFO: Implementation = { name: "mcp-resilience", version: "0.1.0" }
+
+const DEFAULT_REQUEST_TIMEOUT = Duration.seconds(60)
+
+interface Attempt {
+  readonly sdk: Client
+  readonly opened: OpenedTransport
+  readonly closed: Deferred.Deferred<McpConnectError>
+  readonly open: { value: boolean }
+}
+
+/**
+ * One connection attempt in its own scope: a failed or interrupted attempt closes it at once
+ * (its process stopped); a successful one stays open until `parent` closes.
+ */
+const attempt = (
+  config: McpServerConfig.McpServerConfig,
+  server: string,
+  parent: Scope.Scope,
+  options: Options
+) =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
+      restore(
+        Effect.gen(function*() {
+          const transports = yield* McpTransports
+          const opened = yield* transports.open(config, server)
+          const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
+            capabilities: options.capabilities ?? {}
+          })
+          const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)
+          const open = { value: true }
+          sdk.onclose = () => {
+            open.value = false
+            Deferred.unsafeDone(
+              closed,
+              Exit.succeed(
+                new McpConnectError({
+                  server,
+                  reason: "Closed",
+                  detail: opened.describeClose?.() ?? "the transport closed"
+                })
+              )
+            )
+          }
+          sdk.onerror = () => {}
+          yield* Effect.tryPromise({
+            try: (signal) => sdk.connect(opened.transport, { signal, timeout: SDK_TIMEOUT }),
+            catch: (cause) => connectError(server, opened, cause)
+          })
+          yield* Scope.addFinalizer(
+            scope,
+            Effect.sync(() => {
+              open.value = false
+            })
+          )
+          return { sdk, opened, closed, open } satisfies Attempt
+        }).pipe(Scope.extend(scope))
+      ).pipe(
+        Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void))
+      ))
+  )
+
+/**
+ * Connects to `config` under the policy and returns the session; closing the scope closes it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  config: McpServerConfig.McpServerConfig,
+  options: Options = {}
+): Effect.Effect<McpClient, ConnectError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const valid = yield* McpServerConfig.validate(config)
+    const server = McpServerConfig.name(valid)
+    const policy = options.policy ?? RetryPolicy.default
+    const parent = yield* Effect.scope
+    const clock = yield* Effect.clock
+    const start = clock.unsafeCurrentTimeMillis()
+    let attempts = 0
+    const metrics = McpMetrics.forServer(server)
+
+    const one = Effect.suspend(() => {
+      attempts++
+      const n = attempts
+      return attempt(valid, server, parent, options).pipe(
+        Effect.tapBoth({
+          onFailure: () => Effect.sync(() => metrics.connectAttempt("failure")),
+          onSuccess: () => Effect.sync(() => metrics.connectAttempt("success"))
+        }),
+        Effect.withSpan("mcp.connect.attempt", {
+          attributes: { "mcp.server.name": server, "mcp.connect.attempt": n }
+        })
+      )
+    })
+
+    const connected = yield* RetryPolicy.retry(one, policy, {
+      onTimeout: ({ after, kind }) =>
+        new McpTimeoutError({ server, operation: kind === "attempt" ? "connect.attempt" : "connect", after }),
+      onRetry: (step) =>
+        Effect.logWarning(
+          `connect attempt ${step.attempt - 1} of ${step.maxAttempts} failed: ${describe(step.error)}; ` +
+            `next attempt in ${Duration.format(step.delay)}`
+        ).pipe(
+          Effect.annotateLogs({
+            server,
+            attempt: step.attempt - 1,
+            maxAttempts: step.maxAttempts,
+            delay: Duration.format(step.delay),
+            reason: reasonOf(step.error)
+          })
+        )
+    }).pipe(
+      Effect.tapError((error) =>
+        Effect.logError(`could not connect after ${attempts} attempt(s): ${describe(error)}`).pipe(
+          Effect.annotateLogs({ server, attempts, reason: reasonOf(error) })
+        )
+      ),
+      Effect.withSpan("mcp.connect", {
+        attributes: { "mcp.server.name": server, "mcp.transport": valid._tag }
+      })
+    )
+
+    const now = yield* Clock.currentTimeMillis
+    metrics.connectDuration(now - start)
+    const client = fromSession(server, connected, attempts, clock, options)
+    yield* Effect.forkIn(client.deadlines.run, parent)
+    yield* Effect.logInfo(
+      `connected to ${connected.sdk.getServerVersion()?.name ?? server} after ${attempts} attempt(s)`
+    ).pipe(
+      Effect.annotateLogs({
+        server,
+        attempts,
+        sessionId: client.service.sessionId ?? "-",
+        pid: client.service.pid ?? "-"
+      })
+    )
+    return client.service
+  })
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+const reasonOf = (error: unknown): string => {
+  if (typeof error !== "object" || error === null) return "unknown"
+  const e = error as { _tag?: string; reason?: string }
+  return e.reason === undefined ? e._tag ?? "unknown" : `${e._tag}.${e.reason}`
+}
+
+const fromSession = (
+  server: string,
+  session: Attempt,
+  attempts: number,
+  clock: Clock.Clock,
+  options: Options
+): { readonly service: McpClient; readonly deadlines: Deadlines } => {
+  const { opened, sdk } = session
+  const deadlines = new Deadlines(clock)
+  const defaultTimeout = Duration.toMillis(Duration.decode(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT))
+  const timeoutOf = (o: RequestOptions | undefined) =>
+    o?.timeout === undefined ? defaultTimeout : Duration.toMillis(Duration.decode(o.timeout))
+
+  /**
+   * The hot path: one AbortController and one entry in the session's deadline queue per
+   * request; no fiber and no timer. Expiry and interruption both abort, which makes the SDK
+   * send `notifications/cancelled`.
+   */
+  const request = <A>(
+    operation: string,
+    method: string,
+    timeoutMillis: number,
+    run: (signal: AbortSignal) => Promise<A>
+  ): Effect.Effect<A, RequestError> =>
+    Effect.async<A, RequestError>((resume) => {
+      const controller = new AbortController()
+      let done = false
+      const entry = deadlines.add(timeoutMillis, () => {
+        if (done) return
+        done = true
+        controller.abort("timeout")
+        resume(
+          Effect.fail(
+            new McpTimeoutError({ server, operation, after: Duration.millis(timeoutMillis), maybeExecuted: true })
+          )
+        )
+      })
+      run(controller.signal).then(
+        (value) => {
+          if (done) return
+          done = true
+          deadlines.remove(entry)
+          resume(Effect.succeed(value))
+        },
+        (cause) => {
+          if (done) return
+          done = true
+          deadlines.remove(entry)
+          resume(Effect.fail(requestError(server, method, opened, cause)))
+        }
+      )
+      return Effect.sync(() => {
+        if (done) return
+        done = true
+        deadlines.remove(entry)
+        controller.abort("interrupted")
+      })
+    })
+
+  const listTools = (o?: RequestOptions) =>
+    Effect.suspend(() => {
+      const timeout = timeoutOf(o)
+      const tools: Array<Tool> = []
+      const page = (cursor: string | undefined): Effect.Effect<ReadonlyArray<Tool>, RequestError> =>
+        request("tools/list", "tools/list", timeout, (signal) =>
+          sdk.listTools(cursor === undefined ? undefined : { cursor }, { signal, timeout: SDK_TIMEOUT })).pipe(
+            Effect.flatMap((result) => {
+              tools.push(...result.tools)
+              return result.nextCursor === undefined || result.nextCursor === cursor
+                ? Effect.succeed(tools)
+                : page(result.nextCursor)
+            })
+          )
+      return page(undefined)
+    })
+
+  const service: McpClient = {
+    server,
+    sdk,
+    serverInfo: sdk.getServerVersion(),
+    capabilities: sdk.getServerCapabilities(),
+    instructions: sdk.getInstructions(),
+    protocolVersion: (opened.transport as { protocolVersion?: string }).protocolVersion,
+    sessionId: opened.transport.sessionId,
+    pid: opened.pid?.(),
+    attempts,
+    closed: Deferred.await(session.closed),
+    isOpen: () => session.open.value,
+    listTools,
+    callTool: (name, args, o) =>
+      request(
+        `tools/call ${name}`,
+        "tools/call",
+        timeoutOf(o),
+        (signal) =>
+          sdk.callTool({ name, arguments: args ?? {} }, undefined, { signal, timeout: SDK_TIMEOUT }) as Promise<
+            CallToolResult
+          >
+      ),
+    ping: (o) =>
+      request("ping", "ping", timeoutOf(o), (signal) => sdk.ping({ signal, timeout: SDK_TIMEOUT })).pipe(Effect.asVoid)
+  }
+  return { service, deadlines }
+}
+
+/**
+ * A layer with one raw session in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  config: McpServerConfig.McpServerConfig,
+  options?: Options
+): Layer.Layer<McpClient, ConnectError> => Layer.scoped(McpClient, make(config, options))

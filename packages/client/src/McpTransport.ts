@@ -1,0 +1,216 @@
+/**
+ * What opens a transport to a server: a service, so a test can swap in one that fails on
+ * cue or hands out in-memory transports, and drive the connect schedule with `TestClock`
+ * with no I/O at all.
+ *
+ * @since 0.1.0
+ */
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { defaultEnvironment, StdioTransport } from "./internal/stdioTransport.js"
+import { type McpAuthError, McpConnectError } from "./McpError.js"
+import type * as McpServerConfig from "./McpServerConfig.js"
+
+/**
+ * What the last HTTP exchange said, kept by the fetch wrapper of HTTP transports.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpExchange {
+  readonly status: number
+  readonly retryAfter: Duration.Duration | undefined
+  readonly sessionId: string | undefined
+}
+
+/**
+ * A transport ready for `Client.connect`, with what the client needs to describe failures.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenedTransport {
+  readonly transport: Transport
+  /** The child's PID for stdio servers. */
+  readonly pid?: (() => number | undefined) | undefined
+  /** Why the transport closed, for error messages ("server process exited with code 1; stderr: ..."). */
+  readonly describeClose?: (() => string | undefined) | undefined
+  /** The last non-2xx HTTP answer, for HTTP transports. */
+  readonly lastHttpError?: (() => HttpExchange | undefined) | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /**
+   * Creates (but does not start) a transport to `config`; `Client.connect` starts it. Closing
+   * the scope ends the session: stdio children are stopped, HTTP sessions deleted.
+   */
+  readonly open: (
+    config: McpServerConfig.McpServerConfig,
+    server: string
+  ) => Effect.Effect<OpenedTransport, McpConnectError | McpAuthError, Scope.Scope>
+}
+
+/**
+ * The transport factory in use. Defaults to {@link live}; provide another with
+ * `Effect.provideService(McpTransports, fake)` or `Layer.succeed(McpTransports, fake)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class McpTransports extends Context.Reference<McpTransports>()("@mcp-resilience/client/McpTransports", {
+  defaultValue: (): Service => live
+}) {}
+
+/**
+ * Parses an HTTP `Retry-After` header: seconds, or an HTTP date.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parseRetryAfter = (value: string | null, now: number = Date.now()): Duration.Duration | undefined => {
+  if (value === null) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Duration.millis(Math.max(0, date - now))
+}
+
+const unredact = (record: Readonly<Record<string, Redacted.Redacted<string>>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(record)) out[k] = Redacted.value(v)
+  return out
+}
+
+/** A fetch that remembers the last non-2xx answer (status, Retry-After) for error mapping. */
+const recordingFetch = () => {
+  let last: HttpExchange | undefined
+  const fetchFn = async (url: string | URL, init?: RequestInit): Promise<Response> => {
+    const response = await fetch(url, init)
+    if (!response.ok) {
+      last = {
+        status: response.status,
+        retryAfter: parseRetryAfter(response.headers.get("retry-after")),
+        sessionId: new Headers(init?.headers).get("mcp-session-id") ?? undefined
+      }
+    }
+    return response
+  }
+  return { fetchFn, last: () => last }
+}
+
+const HTTP_CLOSE_BOUND = Duration.seconds(2)
+
+const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const recorder = recordingFetch()
+      const requestInit: RequestInit = { headers: unredact(config.headers) }
+      const transport = config._tag === "Http"
+        ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
+        : new SSEClientTransport(new URL(config.url), {
+          requestInit,
+          eventSourceInit: {
+            fetch: (url, init) =>
+              recorder.fetchFn(url, { ...init, headers: { ...init?.headers, ...unredact(config.headers) } })
+          },
+          fetch: recorder.fetchFn
+        })
+      return { transport, lastHttpError: recorder.last } satisfies OpenedTransport
+    }),
+    ({ transport }) =>
+      Effect.gen(function*() {
+        if (transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined) {
+          // the specification asks clients to DELETE the session they no longer need
+          yield* Effect.tryPromise(() => transport.terminateSession()).pipe(
+            Effect.timeout(HTTP_CLOSE_BOUND),
+            Effect.catchAll((error) => Effect.logDebug("could not delete the HTTP session", error)),
+            Effect.annotateLogs("server", server)
+          )
+        }
+        yield* Effect.tryPromise(() => transport.close()).pipe(Effect.timeout(HTTP_CLOSE_BOUND), Effect.ignore)
+      })
+  )
+
+const openStdio = (config: McpServerConfig.Stdio, server: string) =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+    const transport = new StdioTransport({
+      command: config.command,
+      args: config.args,
+      env: { ...defaultEnvironment(), ...unredact(config.env) },
+      cwd: config.cwd,
+      stderr: config.stderr,
+      onStderrLine: (line) => runFork(Effect.logDebug(line).pipe(Effect.annotateLogs({ server, stream: "stderr" }))),
+      onInvalidMessage: (line, error) =>
+        runFork(
+          Effect.logWarning("ignored a line on stdout that is not a JSON-RPC message").pipe(
+            Effect.annotateLogs({
+              server,
+              line: line.slice(0, 200),
+              error: error instanceof Error ? error.message.slice(0, 200) : String(error)
+            })
+          )
+        )
+    })
+    yield* Effect.addFinalizer(() => transport.terminate(Duration.millis(config.shutdownGraceMillis)))
+    return {
+      transport,
+      pid: () => transport.pid,
+      describeClose: () => (transport.exited ? transport.describeExit() : undefined)
+    } satisfies OpenedTransport
+  })
+
+const openInMemory = (config: McpServerConfig.InMemory, server: string) =>
+  Effect.gen(function*() {
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    yield* Effect.tryPromise({
+      try: () => config.connect(serverSide),
+      catch: (cause) =>
+        new McpConnectError({
+          server,
+          reason: "Refused",
+          detail: "the in-memory server did not accept the connection",
+          cause
+        })
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => Promise.allSettled([clientSide.close(), serverSide.close()])).pipe(
+        Effect.timeout(HTTP_CLOSE_BOUND),
+        Effect.ignore
+      )
+    )
+    return { transport: clientSide } satisfies OpenedTransport
+  })
+
+/**
+ * The real transports: child processes over stdio, Streamable HTTP, SSE, and in-memory pairs.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const live: Service = {
+  open: (config, server) => {
+    switch (config._tag) {
+      case "Stdio":
+        return openStdio(config, server)
+      case "Http":
+      case "Sse":
+        return openHttp(config, server)
+      case "InMemory":
+        return openInMemory(config, server)
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * MCP servers as Effect Layers: connect under a retry policy, call tools with deadlines and
+ * typed errors, and always clean up.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as McpClient from "./McpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpError from "./McpError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpMetrics from "./McpMetrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpServerConfig from "./McpServerConfig.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpTransport from "./McpTransport.js"
+
+/**
+ * @since 0.1.0
+ */
+export { McpTools } from "./McpTools.js"
+
+/**
+ * The types of the `McpTools` module (service, options, errors).
+ *
+ * @since 0.1.0
+ */
+export type * as McpToolsTypes from "./McpTools.js"
+
+/**
+ * @since 0.1.0
+ */
+export {
+  McpAuthError,
+  McpCircuitOpenError,
+  McpConfigError,
+  McpConnectError,
+  McpDecodeError,
+  McpProtocolError,
+  McpTimeoutError,
+  McpToolError
+} from "./McpError.js"

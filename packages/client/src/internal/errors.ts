@@ -1,0 +1,155 @@
+/**
+ * Turns what the SDK, Node and fetch throw into the typed errors of `McpError`.
+ *
+ * @internal
+ */
+import { ErrorCode, McpError as SdkMcpError } from "@modelcontextprotocol/sdk/types.js"
+import { McpAuthError, McpConnectError, McpProtocolError } from "../McpError.js"
+import type { OpenedTransport } from "../McpTransport.js"
+
+const codeOf = (
+  u: unknown
+): unknown => (typeof u === "object" && u !== null ? (u as { code?: unknown }).code : undefined)
+
+const messageOf = (u: unknown): string =>
+  u instanceof Error ? u.message : typeof u === "string" ? u : (() => {
+    try {
+      return JSON.stringify(u)
+    } catch {
+      return String(u)
+    }
+  })()
+
+/** The `code` of a Node system error, looking through fetch's `TypeError("fetch failed")` wrapper. */
+const systemCode = (u: unknown): string | undefined => {
+  let current: unknown = u
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    const code = codeOf(current)
+    if (typeof code === "string") return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const REFUSED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
+const RESET = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "ERR_STREAM_DESTROYED"])
+
+/** An HTTP status carried by the SDK's `StreamableHTTPError` or `SseError`. */
+const httpStatus = (u: unknown): number | undefined => {
+  if (!(u instanceof Error)) return undefined
+  const name = u.constructor?.name
+  const code = codeOf(u)
+  return (name === "StreamableHTTPError" || name === "SseError") && typeof code === "number" && code >= 100
+    ? code
+    : undefined
+}
+
+/** True when the error says the message never left the client. */
+export const notSent = (u: unknown): boolean => {
+  const code = systemCode(u)
+  if (code !== undefined && REFUSED.has(code)) return true
+  return u instanceof Error && /^Not connected/.test(u.message)
+}
+
+/** Maps a failure of opening or initializing a session. */
+export const connectError = (
+  server: string,
+  opened: OpenedTransport | undefined,
+  cause: unknown
+): McpConnectError | McpAuthError => {
+  const status = httpStatus(cause)
+  if (status !== undefined) return httpError(server, opened, status, cause)
+  if (cause instanceof SdkMcpError) {
+    if (cause.code === ErrorCode.ConnectionClosed) {
+      const closed = opened?.describeClose?.()
+      return new McpConnectError({
+        server,
+        reason: "Closed",
+        detail: closed ?? "the connection closed during the handshake"
+      })
+    }
+    return new McpConnectError({
+      server,
+      reason: "Handshake",
+      detail: `initialize failed with JSON-RPC error ${cause.code}: ${cause.message.replace(/^MCP error -?\d+: /, "")}`
+    })
+  }
+  const code = systemCode(cause)
+  if (cause instanceof Error && (cause as { syscall?: unknown }).syscall?.toString().startsWith("spawn")) {
+    return new McpConnectError({
+      server,
+      reason: "Spawn",
+      detail: `could not start the command (${code ?? "error"})`,
+      cause
+    })
+  }
+  if (code !== undefined && REFUSED.has(code)) {
+    return new McpConnectError({ server, reason: "Refused", detail: `connection refused (${code})`, cause })
+  }
+  if (code !== undefined && RESET.has(code)) {
+    return new McpConnectError({ server, reason: "Closed", detail: `connection reset (${code})`, cause })
+  }
+  const closed = opened?.describeClose?.()
+  if (closed !== undefined) return new McpConnectError({ server, reason: "Closed", detail: closed })
+  return new McpConnectError({ server, reason: "Handshake", detail: messageOf(cause) })
+}
+
+const httpError = (server: string, opened: OpenedTransport | undefined, status: number, cause: unknown) => {
+  const exchange = opened?.lastHttpError?.()
+  const detail = messageOf(cause).replace(/^(Streamable HTTP error|SSE error): /, "")
+  if (status === 401 || status === 403) return new McpAuthError({ server, status, detail })
+  return new McpConnectError({
+    server,
+    reason: "Http",
+    status,
+    detail,
+    ...(exchange?.status === status && exchange.retryAfter !== undefined ? { retryAfter: exchange.retryAfter } : {})
+  })
+}
+
+/** Maps a failure of a request on an open session. */
+export const requestError = (
+  server: string,
+  method: string,
+  opened: OpenedTransport | undefined,
+  cause: unknown
+): McpConnectError | McpAuthError | McpProtocolError => {
+  if (cause instanceof SdkMcpError) {
+    if (cause.code === ErrorCode.ConnectionClosed) {
+      return new McpConnectError({
+        server,
+        reason: "Closed",
+        detail: `${opened?.describeClose?.() ?? "the connection closed"} during ${method}`,
+        maybeExecuted: true
+      })
+    }
+    return new McpProtocolError({
+      server,
+      method,
+      code: cause.code,
+      detail: cause.message.replace(/^MCP error -?\d+: /, ""),
+      ...(cause.data === undefined ? {} : { data: cause.data })
+    })
+  }
+  const status = httpStatus(cause)
+  if (status !== undefined) {
+    const error = httpError(server, opened, status, cause)
+    return error._tag === "McpConnectError" ? new McpConnectError({ ...error, maybeExecuted: status >= 500 }) : error
+  }
+  if (cause instanceof Error && cause.name === "ZodError") {
+    return new McpProtocolError({
+      server,
+      method,
+      code: ErrorCode.InternalError,
+      detail: `the server's result does not have the shape of a ${method} result: ${cause.message.slice(0, 300)}`
+    })
+  }
+  const mapped = connectError(server, opened, cause)
+  if (mapped._tag === "McpAuthError") return mapped
+  return new McpConnectError({
+    ...mapped,
+    reason: mapped.reason === "Handshake" ? "Closed" : mapped.reason,
+    detail: `${mapped.detail} during ${method}`,
+    maybeExecuted: !notSent(cause)
+  })
+}
