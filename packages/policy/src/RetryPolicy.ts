@@ -16,6 +16,7 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as Schema from "effect/Schema"
 import * as Backoff from "./Backoff.js"
+import type * as RetryBudget from "./RetryBudget.js"
 import * as Transient from "./Transient.js"
 
 /**
@@ -192,7 +193,7 @@ export interface TimeoutInfo {
 }
 
 /**
- * Options of `retry`: the timeout error to raise, an optional override of `retryOn`, and a hook run before each wait.
+ * Options of `retry`: the timeout error to raise, an optional override of `retryOn`, a hook run before each wait, and a retry budget.
  *
  * @since 0.1.0
  * @category models
@@ -204,6 +205,24 @@ export interface RetryOptions<E, E2, R2> {
   readonly onTimeout: (info: TimeoutInfo) => E2
   /** Runs before each wait, for logs and metrics ("attempt 2 of 5, reason, next delay"). */
   readonly onRetry?: (step: RetryStep) => Effect.Effect<void, never, R2>
+  /**
+   * A budget shared with other runs: `onAttempt` before the first attempt, `tryRetry` before
+   * each retry (`"timeout"` after a timed-out attempt), `onSuccess` on success. When it refuses,
+   * the run fails at once with the error of the last attempt.
+   */
+  readonly budget?: RetryBudget.RetryBudget | undefined
+}
+
+/**
+ * `true` for the errors after which a retry costs a budget's `"timeout"` price: any error whose `_tag` ends in `TimeoutError`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTimeoutError = (error: unknown): boolean => {
+  if (typeof error !== "object" || error === null) return false
+  const tag = (error as { readonly _tag?: unknown })._tag
+  return typeof tag === "string" && tag.endsWith("TimeoutError")
 }
 
 const retryOnPredicate = (retryOn: RetryOn): (error: unknown) => boolean => {
@@ -225,7 +244,11 @@ const makeSchedule = <R2 = never>(
   policy: RetryPolicy,
   shouldRetry: (error: unknown) => boolean,
   startedAt: number | undefined,
-  onRetry: ((step: RetryStep) => Effect.Effect<void, never, R2>) | undefined
+  onRetry: ((step: RetryStep) => Effect.Effect<void, never, R2>) | undefined,
+  budget?: {
+    readonly budget: RetryBudget.RetryBudget
+    readonly kindOf: (error: unknown) => RetryBudget.RetryKind
+  }
 ): Schedule.Schedule<RetryStep, unknown, R2> => {
   const backoff_ = Backoff.exponential(backoff(policy))
   const maxRetries = policy.maxAttempts - 1
@@ -265,7 +288,11 @@ const makeSchedule = <R2 = never>(
         step,
         ScheduleDecision.continueWith(ScheduleInterval.after(wakeAt))
       ] as const
-      return onRetry === undefined ? Effect.succeed(result) : Effect.as(onRetry(step), result)
+      const go = () => onRetry === undefined ? Effect.succeed(result) : Effect.as(onRetry(step), result)
+      // the budget is asked last, so that a retry the policy would not make takes nothing from it
+      return budget === undefined
+        ? go()
+        : Effect.flatMap(budget.budget.tryRetry(budget.kindOf(error)), (granted) => (granted ? go() : stop))
     })
   })
 }
@@ -298,6 +325,14 @@ const retry_ = <A, E, R, E2, R2>(
     const shouldRetry: (error: unknown) => boolean = options.while === undefined
       ? retryOnPredicate(policy.retryOn)
       : (options.while as (error: unknown) => boolean)
+    const budget = options.budget
+    /** The error of the last attempt that timed out, so the budget charges its retry as a timeout. */
+    let timedOut: { readonly error: unknown } | undefined
+    const budgeted = budget === undefined ? undefined : {
+      budget,
+      kindOf: (error: unknown): RetryBudget.RetryKind =>
+        (timedOut !== undefined && timedOut.error === error) || isTimeoutError(error) ? "timeout" : "retry"
+    }
 
     const attempt: Effect.Effect<A, E | E2, R> = Effect.gen(function*() {
       const n = yield* Ref.updateAndGet(attempts, (n) => n + 1)
@@ -308,11 +343,18 @@ const retry_ = <A, E, R, E2, R2>(
       }
       return yield* Effect.timeoutFail(self, {
         duration: policy.attemptTimeout,
-        onTimeout: () => options.onTimeout({ kind: "attempt", after: policy.attemptTimeout, attempt: n })
+        onTimeout: () => {
+          const error = options.onTimeout({ kind: "attempt", after: policy.attemptTimeout, attempt: n })
+          if (budget !== undefined) timedOut = { error }
+          return error
+        }
       })
     })
 
-    const retried = Effect.retry(attempt, makeSchedule(policy, shouldRetry, startedAt, options.onRetry))
+    const retried_ = Effect.retry(attempt, makeSchedule(policy, shouldRetry, startedAt, options.onRetry, budgeted))
+    const retried = budget === undefined
+      ? retried_
+      : Effect.zipRight(budget.onAttempt, Effect.tap(retried_, () => budget.onSuccess))
     if (!Duration.isFinite(policy.deadline)) {
       return yield* retried
     }
@@ -342,6 +384,10 @@ const retry_ = <A, E, R, E2, R2>(
  * - An attempt still running at the deadline is interrupted and the run fails with
  *   `onTimeout({ kind: "deadline" })` exactly at the deadline.
  * - `onRetry` runs before each wait. Every wait goes through Effect's `Clock`.
+ * - With a `budget`: `onAttempt` runs before the first attempt, `tryRetry` before each retry
+ *   the policy would make (kind `"timeout"` when the failed attempt timed out: the error built
+ *   by `onTimeout`, or any error for which `isTimeoutError` holds), and `onSuccess` on success.
+ *   When `tryRetry` refuses, the run fails at once with that attempt's error, without waiting.
  *
  * @since 0.1.0
  * @category combinators

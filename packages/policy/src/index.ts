@@ -13,6 +13,14 @@
 export * as Backoff from "./Backoff.js"
 
 /**
+ * Circuit breakers with pluggable strategies, observable state and growing break durations.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
  * Retry policies as plain, decodable data, and the `retry` combinator.
  *
  * @since 0.1.0
@@ -27,3 +35,11 @@ export * as RetryPolicy from "./RetryPolicy.js"
  * @category guards
  */
 export * as Transient from "./Transient.js"
+
+/**
+ * Retry budgets that bound retry amplification across calls and reconnects.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export * as RetryBudget from "./RetryBudget.js"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Backoff, RetryPolicy, Transient } from "@mcp-resilience/policy"
+import { Backoff, RetryBudget, RetryPolicy, Transient } from "@mcp-resilience/policy"
 import {
   Cause,
   Clock,
@@ -320,6 +320,173 @@ describe("RetryPolicy.retry", () => {
       assert.strictEqual(a.endedAt, b.endedAt)
       assertEquals(failure(a.exit), transient(2))
       assert.deepStrictEqual(yield* first.starts, [0, 1000])
+    }))
+})
+
+/** Wraps a budget and records each call to it, with the virtual time. */
+const spy = (budget: RetryBudget.RetryBudget) => {
+  const calls: Array<string> = []
+  const at = (what: string) => Effect.map(Clock.currentTimeMillis, (now) => calls.push(`${what} at ${now}`))
+  const spied: RetryBudget.RetryBudget = {
+    onAttempt: Effect.zipRight(at("attempt"), budget.onAttempt),
+    tryRetry: (kind) =>
+      Effect.flatMap(
+        budget.tryRetry(kind),
+        (granted) => Effect.as(at(`${kind} ${granted ? "granted" : "refused"}`), granted)
+      ),
+    onSuccess: Effect.zipRight(at("success"), budget.onSuccess),
+    remaining: budget.remaining
+  }
+  return { budget: spied, calls }
+}
+
+/** A timeout error of another library: its `_tag` ends in "TimeoutError". */
+class SocketTimeoutError extends Data.TaggedError("SocketTimeoutError")<{ readonly attempt: number }> {
+  readonly [Transient.TransientTypeId] = true
+}
+
+describe("RetryPolicy.retry with a budget", () => {
+  it.effect("onAttempt before the first attempt, tryRetry before each retry, onSuccess on success", () =>
+    Effect.gen(function*() {
+      const { effect, starts } = yield* scripted((n) => n < 3 ? Effect.fail(transient(n)) : Effect.succeed(n))
+      const { budget, calls } = spy(RetryBudget.tokenBucket())
+      const { exit } = yield* drive(RetryPolicy.retry(effect, noJitter(), { onTimeout, budget }))
+      assert.deepStrictEqual(exit, Exit.succeed(3))
+      assert.deepStrictEqual(yield* starts, [0, 1000, 3000])
+      // the retry is paid for when decided, before the wait
+      assert.deepStrictEqual(calls, ["attempt at 0", "retry granted at 0", "retry granted at 1000", "success at 3000"])
+      assert.strictEqual(yield* budget.remaining, 491)
+    }))
+
+  it.effect("a refused retry fails at once with the original error, without waiting", () =>
+    Effect.gen(function*() {
+      const { effect, starts } = yield* scripted((n) => Effect.fail(transient(n)))
+      const retries = yield* Ref.make(0)
+      const { budget, calls } = spy(RetryBudget.tokenBucket({ capacity: 10 }))
+      const { endedAt, exit } = yield* drive(
+        RetryPolicy.retry(effect, noJitter({ maxAttempts: 10 }), {
+          onTimeout,
+          budget,
+          onRetry: () => Ref.update(retries, (n) => n + 1)
+        })
+      )
+      const error = failure(exit)
+      assert.instanceOf(error, Boom)
+      assertEquals(error, transient(3))
+      assert.deepStrictEqual(yield* starts, [0, 1000, 3000])
+      assert.strictEqual(endedAt, 3000)
+      assert.strictEqual(yield* Ref.get(retries), 2) // onRetry runs only for granted retries
+      assert.deepStrictEqual(calls, [
+        "attempt at 0",
+        "retry granted at 0",
+        "retry granted at 1000",
+        "retry refused at 3000"
+      ])
+    }))
+
+  it.effect("a retry the policy would not make takes nothing from the budget", () =>
+    Effect.gen(function*() {
+      const budget = RetryBudget.tokenBucket()
+      const permanentRun = yield* scripted((n) => Effect.fail(permanent(n)))
+      yield* drive(RetryPolicy.retry(permanentRun.effect, noJitter(), { onTimeout, budget }))
+      const exhausted = yield* scripted((n) => Effect.fail(transient(n)))
+      yield* drive(RetryPolicy.retry(exhausted.effect, noJitter({ maxAttempts: 3 }), { onTimeout, budget }))
+      const pastDeadline = yield* scripted((n) => Effect.fail(transient(n, "2 minutes")))
+      yield* drive(RetryPolicy.retry(pastDeadline.effect, noJitter(), { onTimeout, budget }))
+      // only the two retries of the second run were paid for
+      assert.strictEqual(yield* budget.remaining, 490)
+    }))
+
+  it.effect("a retry after an attempt timeout is charged as a timeout", () =>
+    Effect.gen(function*() {
+      const { effect } = yield* scripted((n) =>
+        n === 1 ? Effect.never : n === 2 ? Effect.fail(transient(n)) : Effect.void
+      )
+      const { budget, calls } = spy(RetryBudget.tokenBucket())
+      const { exit } = yield* drive(
+        RetryPolicy.retry(effect, noJitter({ attemptTimeout: "2 seconds" }), { onTimeout, budget })
+      )
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.deepStrictEqual(calls, [
+        "attempt at 0",
+        "timeout granted at 2000",
+        "retry granted at 3000",
+        "success at 5000"
+      ])
+      assert.strictEqual(yield* budget.remaining, 486) // 500 - 10 - 5 + 1
+    }))
+
+  it.effect("any error whose _tag ends in TimeoutError is charged as a timeout", () =>
+    Effect.gen(function*() {
+      const { effect } = yield* scripted((n) =>
+        n === 1 ? Effect.fail(new SocketTimeoutError({ attempt: n })) : Effect.void
+      )
+      const { budget, calls } = spy(RetryBudget.tokenBucket())
+      yield* drive(RetryPolicy.retry(effect, noJitter(), { onTimeout, budget }))
+      assert.deepStrictEqual(calls, ["attempt at 0", "timeout granted at 0", "success at 1000"])
+      assert.isTrue(RetryPolicy.isTimeoutError(new SocketTimeoutError({ attempt: 1 })))
+      assert.isFalse(RetryPolicy.isTimeoutError(transient(1)))
+      assert.isFalse(RetryPolicy.isTimeoutError("TimeoutError"))
+    }))
+
+  it.effect("one budget shared by two concurrent runs: together they get what it holds", () =>
+    Effect.gen(function*() {
+      // 15 tokens: three retries of 5 between both runs
+      const budget = RetryBudget.tokenBucket({ capacity: 15 })
+      const a = yield* scripted((n) => Effect.fail(transient(n)))
+      const b = yield* scripted((n) => Effect.fail(transient(n)))
+      const policy = noJitter({ maxAttempts: 10 })
+      const both = Effect.zip(
+        Effect.exit(RetryPolicy.retry(a.effect, policy, { onTimeout, budget })),
+        Effect.exit(RetryPolicy.retry(b.effect, policy, { onTimeout, budget })),
+        { concurrent: true }
+      )
+      const { endedAt, exit } = yield* drive(both)
+      assert.isTrue(Exit.isSuccess(exit))
+      const startsA = yield* a.starts
+      const startsB = yield* b.starts
+      // without a budget each would make 10 attempts; together they make 2 + 3
+      assert.strictEqual(startsA.length + startsB.length, 5)
+      // both retry at 1000 (10 tokens left, then 5); at 3000 one of them is refused, the other gets the last 5
+      const [short, long] = [startsA, startsB].sort((x, y) => x.length - y.length)
+      assert.deepStrictEqual({ short, long }, { short: [0, 1000], long: [0, 1000, 3000] })
+      assert.strictEqual(endedAt, 3000)
+      assert.strictEqual(yield* budget.remaining, 0)
+    }))
+
+  it.effect("a shared ratio budget lets a fleet retry about 10 % of its requests per window", () =>
+    Effect.gen(function*() {
+      const budget = RetryBudget.ratio({ minRetries: 2 })
+      // 50 requests that each fail once, then succeed, all at 0: 10 % of 50 = 5 retries
+      const runs = yield* Effect.forEach(
+        Array.from({ length: 50 }),
+        () => scripted((n) => n === 1 ? Effect.fail(transient(n)) : Effect.void)
+      )
+      const policy = noJitter()
+      const { exit } = yield* drive(Effect.forEach(
+        runs,
+        (run) => Effect.exit(RetryPolicy.retry(run.effect, policy, { onTimeout, budget })),
+        { concurrency: "unbounded" }
+      ))
+      assert.isTrue(Exit.isSuccess(exit))
+      const exits = Exit.isSuccess(exit) ? exit.value : []
+      assert.strictEqual(exits.filter(Exit.isSuccess).length, 5)
+      assert.strictEqual(exits.filter(Exit.isFailure).length, 45)
+      // ten seconds later the window is empty again and the floor of 2 applies
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(yield* budget.remaining, 2)
+    }))
+
+  it.effect("without a budget nothing changes; RetryBudget.unlimited behaves the same", () =>
+    Effect.gen(function*() {
+      const a = yield* scripted((n) => Effect.fail(transient(n)))
+      const b = yield* scripted((n) => Effect.fail(transient(n)))
+      const x = yield* drive(RetryPolicy.retry(a.effect, noJitter(), { onTimeout }))
+      const y = yield* drive(RetryPolicy.retry(b.effect, noJitter(), { onTimeout, budget: RetryBudget.unlimited }))
+      assertEquals(x.exit, y.exit)
+      const relative = (xs: ReadonlyArray<number>) => xs.map((t) => t - xs[0]!)
+      assert.deepStrictEqual(relative(yield* a.starts), [0, 1000, 3000, 7000, 15000])
+      assert.deepStrictEqual(relative(yield* b.starts), [0, 1000, 3000, 7000, 15000])
     }))
 })
 

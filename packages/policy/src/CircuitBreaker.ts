@@ -1,0 +1,524 @@
+/**
+ * A circuit breaker: after enough failures it stops calling a struggling dependency for a
+ * while, failing fast instead, then lets a few probe calls through to see whether it has
+ * recovered.
+ *
+ * The decision to open is a small pluggable `Strategy` (after cockatiel): `consecutive`
+ * failures, or a failure ratio over a `sampling` window (after Polly v8). Every instant comes
+ * from the Effect `Clock` the breaker was made with, so `TestClock` drives it in tests.
+ *
+ * The live state is a plain field read synchronously; the `SubscriptionRef` is written only
+ * on transitions, so a call through a closed breaker costs a field read, a clock read and one
+ * `Effect.matchCauseEffect`.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Transient from "./Transient.js"
+
+/**
+ * The state of a breaker. `Open` carries when it opened and when it may admit a probe, in
+ * epoch milliseconds on the breaker's `Clock`.
+ *
+ * - `Closed`: calls run; the strategy counts their outcomes
+ * - `Open`: calls are rejected until `until`; the first call after that becomes a probe
+ * - `HalfOpen`: up to `halfOpenProbes` probe calls run; the rest are rejected
+ * - `Isolated`: opened by hand with `isolate`; every call is rejected until `reset`
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type State =
+  | { readonly _tag: "Closed" }
+  | { readonly _tag: "Open"; readonly openedAt: number; readonly until: number }
+  | { readonly _tag: "HalfOpen" }
+  | { readonly _tag: "Isolated" }
+
+/**
+ * The counters of one breaker, fed with the outcome of each call admitted while it is closed.
+ *
+ * `now` is the time the call ended, in milliseconds on the breaker's `Clock`. Methods are
+ * synchronous and run on every call, so they must be cheap and must not throw.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Tracker {
+  /** Records a call that succeeded (or failed with an error that does not count). */
+  readonly success: (now: number) => void
+  /** Records a failed call; `true` means the breaker should open now. */
+  readonly failure: (now: number) => boolean
+  /** Forgets every outcome (when the breaker closes after its probes, and on `reset`). */
+  readonly reset: () => void
+}
+
+/**
+ * When to open: a recipe for a `Tracker`. A strategy holds no state itself, so one value can
+ * configure many breakers (one per server); each breaker calls `make` once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Strategy {
+  readonly make: () => Tracker
+}
+
+const assertInteger = (name: string, value: number, min: number) => {
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`CircuitBreaker: ${name} must be an integer >= ${min}, actual ${value}`)
+  }
+}
+
+/**
+ * Opens after `threshold` failures in a row; any success starts the count again.
+ *
+ * Use it for a dependency with little traffic, where a ratio over a window would rarely
+ * reach a meaningful throughput. Throws a `RangeError` unless `threshold` is an integer >= 1.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const consecutive = (threshold: number): Strategy => {
+  assertInteger("threshold", threshold, 1)
+  return {
+    make: () => {
+      let failures = 0
+      return {
+        success: () => {
+          failures = 0
+        },
+        failure: () => ++failures >= threshold,
+        reset: () => {
+          failures = 0
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Options of `sampling`; each defaults to Polly v8's value.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SamplingOptions {
+  /** Fraction of failed calls in the window at which the breaker opens, in (0, 1]; default 0.1. */
+  readonly ratio?: number
+  /** How far back outcomes count; default 30 seconds. */
+  readonly window?: Duration.DurationInput
+  /** Calls the window must hold before the ratio is looked at; default 100. */
+  readonly minimumThroughput?: number
+}
+
+/** How many buckets the sampling window is cut into (as in Polly v8's rolling health metrics). */
+const samplingBuckets = 10
+
+/**
+ * Opens when, at a failure, the window holds at least `minimumThroughput` calls and at least
+ * `ratio` of them failed (defaults: 0.1, 30 seconds, 100, as in Polly v8).
+ *
+ * The window is kept in 10 buckets of `window / 10` each, so an outcome stops counting between
+ * 0.9 x `window` and `window` after it was recorded, and recording costs no allocation. Use it
+ * for a busy dependency: a few scattered failures among many calls do not open it, a burst
+ * does. Throws a `RangeError` on a ratio outside (0, 1], a window that is not positive and
+ * finite, or a `minimumThroughput` that is not an integer >= 1.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sampling = (options: SamplingOptions = {}): Strategy => {
+  const ratio = options.ratio ?? 0.1
+  const windowMillis = Duration.toMillis(options.window ?? Duration.seconds(30))
+  const minimumThroughput = options.minimumThroughput ?? 100
+  if (!(ratio > 0 && ratio <= 1)) {
+    throw new RangeError(`CircuitBreaker: ratio must be in (0, 1], actual ${ratio}`)
+  }
+  if (!(windowMillis > 0 && Number.isFinite(windowMillis))) {
+    throw new RangeError(`CircuitBreaker: window must be positive and finite, actual ${windowMillis} ms`)
+  }
+  assertInteger("minimumThroughput", minimumThroughput, 1)
+  const width = windowMillis / samplingBuckets
+  return {
+    make: () => {
+      // A ring of buckets: slot `id % samplingBuckets` holds bucket number `id = floor(now / width)`.
+      const ids: Array<number> = new Array(samplingBuckets).fill(-Infinity)
+      const successes: Array<number> = new Array(samplingBuckets).fill(0)
+      const failures: Array<number> = new Array(samplingBuckets).fill(0)
+      const slotAt = (now: number): number => {
+        const id = Math.floor(now / width)
+        const slot = ((id % samplingBuckets) + samplingBuckets) % samplingBuckets
+        if (ids[slot] !== id) {
+          ids[slot] = id
+          successes[slot] = 0
+          failures[slot] = 0
+        }
+        return slot
+      }
+      return {
+        success: (now) => {
+          successes[slotAt(now)]++
+        },
+        failure: (now) => {
+          failures[slotAt(now)]++
+          const current = Math.floor(now / width)
+          let total = 0
+          let failed = 0
+          for (let i = 0; i < samplingBuckets; i++) {
+            const age = current - ids[i]
+            if (age >= 0 && age < samplingBuckets) {
+              total += successes[i] + failures[i]
+              failed += failures[i]
+            }
+          }
+          return total >= minimumThroughput && failed / total >= ratio
+        },
+        reset: () => {
+          ids.fill(-Infinity)
+          successes.fill(0)
+          failures.fill(0)
+        }
+      }
+    }
+  }
+}
+
+/**
+ * What a rejected call learns: how long until the breaker may admit it, and the state that rejected it.
+ *
+ * `retryAfter` is `until - now` when `Open`, 1 second when `HalfOpen` with every probe slot
+ * taken, and `Duration.infinity` when `Isolated`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RejectedInfo {
+  readonly retryAfter: Duration.Duration
+  readonly state: State
+}
+
+/**
+ * Options of `make`. Only `onRejected` is required.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<E2> {
+  /** When to open; default `sampling()`. */
+  readonly strategy?: Strategy
+  /**
+   * How long the breaker stays open; default 5 seconds. A `Schedule`'s outputs give the
+   * successive breaks (n-th output for the n-th opening since the breaker last closed); once
+   * the schedule is done, its last output keeps being used.
+   */
+  readonly breakDuration?: Duration.DurationInput | Schedule.Schedule<Duration.Duration, unknown>
+  /** Probe calls admitted while half-open; all must succeed to close. Default 1. */
+  readonly halfOpenProbes?: number
+  /** A call that runs longer than this counts as a failure, whatever its outcome. */
+  readonly slowCallThreshold?: Duration.DurationInput
+  /** Which errors (and defects) count as failures; default `Transient.isTransient`. */
+  readonly isFailure?: (error: unknown) => boolean
+  /** Builds the error a rejected call fails with. */
+  readonly onRejected: (info: RejectedInfo) => E2
+}
+
+/**
+ * A circuit breaker guarding the effects passed to `execute`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CircuitBreaker<E2> {
+  /**
+   * The state, for observers: written once per transition, in order (`state.changes` streams
+   * them). Read-only by convention; it may lag `current()` by the few steps it takes to publish.
+   */
+  readonly state: SubscriptionRef.SubscriptionRef<State>
+  /** The live state, read synchronously. An `Open` state stays `Open` after `until` until a call arrives. */
+  readonly current: () => State
+  /** Runs `self` if the breaker admits it, recording its outcome; otherwise fails with `onRejected(info)` without running it. */
+  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R>
+  /** Opens the breaker by hand (`Isolated`) until `reset`. */
+  readonly isolate: Effect.Effect<void>
+  /** Closes the breaker and forgets every outcome and the break schedule's progress. */
+  readonly reset: Effect.Effect<void>
+}
+
+const closed: State = { _tag: "Closed" }
+const halfOpen: State = { _tag: "HalfOpen" }
+const isolated: State = { _tag: "Isolated" }
+
+const defaultBreakDuration = Duration.seconds(5)
+const halfOpenRetryAfter = Duration.seconds(1)
+
+/**
+ * The break durations, drawn one ahead so that opening is synchronous: `next` is the duration of
+ * the next opening, `advance` draws the one after, `reset` starts the schedule again.
+ */
+interface Breaks {
+  next: number
+  readonly advance: (now: number) => Effect.Effect<void>
+  readonly reset: (now: number) => Effect.Effect<void>
+}
+
+const makeBreaks = (
+  breakDuration: Duration.DurationInput | Schedule.Schedule<Duration.Duration, unknown>,
+  now: number
+): Effect.Effect<Breaks> => {
+  if (!Schedule.isSchedule(breakDuration)) {
+    const millis = Duration.toMillis(breakDuration)
+    return Effect.succeed({ next: millis, advance: () => Effect.void, reset: () => Effect.void })
+  }
+  const schedule = breakDuration as Schedule.Schedule<Duration.Duration, unknown>
+  let state: unknown = schedule.initial
+  let done = false
+  let first = true
+  // Bumped by `reset`, so that a step started before it cannot overwrite what follows.
+  let generation = 0
+  const step = (now: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (done) return Effect.void
+      const started = generation
+      return Effect.map(schedule.step(now, undefined, state), ([nextState, output, decision]) => {
+        if (started !== generation) return
+        state = nextState
+        if (ScheduleDecision.isDone(decision)) {
+          done = true
+          if (!first) return
+        }
+        first = false
+        breaks.next = Duration.toMillis(output)
+      })
+    })
+  const breaks: Breaks = {
+    next: 0,
+    advance: step,
+    reset: (now) =>
+      Effect.suspend(() => {
+        generation++
+        state = schedule.initial
+        done = false
+        first = true
+        return step(now)
+      })
+  }
+  return Effect.as(step(now), breaks)
+}
+
+/** How a call ended, for the breaker. */
+type Outcome = "success" | "failure" | "ignored"
+
+class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
+  private live: State = closed
+  /** Bumped on every transition; an outcome counts only if the call was admitted in the current epoch. */
+  private epoch = 0
+  private probesAdmitted = 0
+  private probesSucceeded = 0
+  private readonly pending: Array<State> = []
+  private publishing = false
+  private readonly tracker: Tracker
+  private readonly isFailure: (error: unknown) => boolean
+  private readonly slowMillis: number | undefined
+  private readonly halfOpenProbes: number
+  private readonly onRejected: (info: RejectedInfo) => E2
+
+  constructor(
+    readonly state: SubscriptionRef.SubscriptionRef<State>,
+    private readonly clock: Clock.Clock,
+    private readonly breaks: Breaks,
+    options: Options<E2>
+  ) {
+    this.tracker = (options.strategy ?? sampling()).make()
+    this.isFailure = options.isFailure ?? Transient.isTransient
+    this.slowMillis = options.slowCallThreshold === undefined ? undefined : Duration.toMillis(options.slowCallThreshold)
+    this.halfOpenProbes = options.halfOpenProbes ?? 1
+    this.onRejected = options.onRejected
+  }
+
+  readonly current = (): State => this.live
+
+  readonly execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> =>
+    Effect.suspend(() =>
+      // The fast path. Admitting a call while closed changes nothing, so it needs no protection
+      // from interruption: a call interrupted before its outcome is recorded simply counts
+      // neither way, which is what interruption means here anyway.
+      this.live._tag === "Closed" ? this.run(self, this.epoch, false) : this.admit(self)
+    )
+
+  /** Admission outside `Closed`: taking a probe slot and running the probe must not be separated by an interruption. */
+  private admit<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.suspend((): Effect.Effect<A, E | E2, R> => {
+        const live = this.live
+        switch (live._tag) {
+          case "Closed":
+            return this.run(restore(self), this.epoch, false)
+          case "Open": {
+            const now = this.clock.unsafeCurrentTimeMillis()
+            if (now < live.until) {
+              return Effect.fail(this.onRejected({ retryAfter: Duration.millis(live.until - now), state: live }))
+            }
+            this.transition(halfOpen)
+            this.probesAdmitted = 1
+            // Publishing runs inside `run`, so an interruption during it still frees the probe slot.
+            return this.run(Effect.zipRight(this.flush, restore(self)), this.epoch, true)
+          }
+          case "HalfOpen": {
+            if (this.probesAdmitted >= this.halfOpenProbes) {
+              return Effect.fail(this.onRejected({ retryAfter: halfOpenRetryAfter, state: live }))
+            }
+            this.probesAdmitted++
+            return this.run(restore(self), this.epoch, true)
+          }
+          case "Isolated":
+            return Effect.fail(this.onRejected({ retryAfter: Duration.infinity, state: live }))
+        }
+      })
+    )
+  }
+
+  readonly isolate: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
+    if (this.live._tag === "Isolated") return Effect.void
+    this.transition(isolated)
+    return this.flush
+  }))
+
+  readonly reset: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
+    this.tracker.reset()
+    const now = this.clock.unsafeCurrentTimeMillis()
+    if (this.live._tag === "Closed") return this.breaks.reset(now)
+    this.transition(closed)
+    return Effect.zipRight(this.breaks.reset(now), this.flush)
+  }))
+
+  /** Runs an admitted call and records how it ended; the effects it returns to publish a transition are uninterruptible. */
+  private run<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    epoch: number,
+    probe: boolean
+  ): Effect.Effect<A, E, R> {
+    const startedAt = this.slowMillis === undefined ? 0 : this.clock.unsafeCurrentTimeMillis()
+    return Effect.matchCauseEffect(self, {
+      onSuccess: (a) => {
+        const done = this.record("success", startedAt, epoch, probe)
+        return done === undefined ? Effect.succeed(a) : Effect.as(done, a)
+      },
+      onFailure: (cause) => {
+        const outcome = Cause.isInterruptedOnly(cause)
+          ? "ignored"
+          : this.countsAsFailure(cause)
+          ? "failure"
+          : "success"
+        const done = this.record(outcome, startedAt, epoch, probe)
+        return done === undefined ? Effect.failCause(cause) : Effect.zipRight(done, Effect.failCause(cause))
+      }
+    })
+  }
+
+  private countsAsFailure(cause: Cause.Cause<unknown>): boolean {
+    return Option.isSome(
+      Cause.find(
+        cause,
+        (c) =>
+          (c._tag === "Fail" && this.isFailure(c.error)) || (c._tag === "Die" && this.isFailure(c.defect))
+            ? Option.some(true)
+            : Option.none()
+      )
+    )
+  }
+
+  /** Updates the state synchronously; returns the effect that publishes the transition, if any. */
+  private record(outcome: Outcome, startedAt: number, epoch: number, probe: boolean): Effect.Effect<void> | undefined {
+    if (epoch !== this.epoch) return undefined
+    if (outcome === "ignored") {
+      if (probe) this.probesAdmitted--
+      return undefined
+    }
+    const now = this.clock.unsafeCurrentTimeMillis()
+    if (outcome === "success" && this.slowMillis !== undefined && now - startedAt > this.slowMillis) {
+      outcome = "failure"
+    }
+    if (!probe) {
+      if (outcome === "success") {
+        this.tracker.success(now)
+        return undefined
+      }
+      return this.tracker.failure(now) ? this.open(now) : undefined
+    }
+    if (outcome === "failure") return this.open(now)
+    if (++this.probesSucceeded < this.halfOpenProbes) return undefined
+    this.tracker.reset()
+    this.transition(closed)
+    return Effect.uninterruptible(Effect.zipRight(this.breaks.reset(now), this.flush))
+  }
+
+  private open(now: number): Effect.Effect<void> {
+    this.transition({ _tag: "Open", openedAt: now, until: now + this.breaks.next })
+    return Effect.uninterruptible(Effect.zipRight(this.breaks.advance(now), this.flush))
+  }
+
+  private transition(next: State): void {
+    this.live = next
+    this.epoch++
+    this.probesAdmitted = 0
+    this.probesSucceeded = 0
+    this.pending.push(next)
+  }
+
+  /**
+   * Publishes pending transitions in order. One fiber drains at a time; a fiber that finds
+   * another draining leaves its transition to it, so the `SubscriptionRef` sees every
+   * transition in the order it happened.
+   */
+  private readonly flush: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
+    if (this.publishing) return Effect.void
+    this.publishing = true
+    return this.drain
+  }))
+
+  private readonly drain: Effect.Effect<void> = Effect.suspend(() => {
+    const next = this.pending.shift()
+    if (next === undefined) {
+      this.publishing = false
+      return Effect.void
+    }
+    return Effect.zipRight(SubscriptionRef.set(this.state, next), this.drain)
+  })
+}
+
+/**
+ * Makes a closed circuit breaker. It reads time from the `Clock` in context when it is made.
+ *
+ * - `Closed`: every call runs, and its outcome goes to the strategy. A failure is an error or
+ *   defect for which `isFailure` holds, or any call slower than `slowCallThreshold`; other
+ *   errors count as successes (the dependency answered). When the strategy says so, the
+ *   breaker opens for the next break duration.
+ * - `Open`: calls fail at once with `onRejected({ retryAfter: until - now })`, without running.
+ *   The first call at or after `until` turns the breaker `HalfOpen` and runs as a probe.
+ * - `HalfOpen`: up to `halfOpenProbes` probes run; others are rejected with a `retryAfter` of
+ *   1 second. When `halfOpenProbes` probes have succeeded the breaker closes, forgetting its
+ *   counts and restarting the break schedule; one failed probe reopens it with the next break.
+ * - `Isolated` (`isolate`): every call is rejected with `retryAfter: Duration.infinity` until `reset`.
+ *
+ * An interrupted call counts neither way and frees its probe slot; outcomes of calls admitted
+ * before the latest transition are ignored. Dies with a `RangeError` unless `halfOpenProbes`
+ * is an integer >= 1.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E2>(options: Options<E2>): Effect.Effect<CircuitBreaker<E2>> =>
+  Effect.gen(function*() {
+    assertInteger("halfOpenProbes", options.halfOpenProbes ?? 1, 1)
+    const clock = yield* Effect.clock
+    const breaks = yield* makeBreaks(options.breakDuration ?? defaultBreakDuration, clock.unsafeCurrentTimeMillis())
+    const state = yield* SubscriptionRef.make<State>(closed)
+    return new CircuitBreakerImpl(state, clock, breaks, options)
+  })
