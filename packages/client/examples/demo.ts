@@ -28,7 +28,7 @@ const McpToolsLive = McpTools.layer({
 const program = Effect.gen(function*() {
   const tools = yield* McpTools
   const list = yield* tools.tools
-  yield* Console.log(`\n${list.length} tools on ${tools.client.serverInfo?.name} (pid ${tools.client.pid}):`)
+  yield* Console.log(`\n${list.length} tools on ${tools.client?.serverInfo?.name} (pid ${tools.client?.pid}):`)
   for (const tool of list) {
     const hints = Object.entries(tool.annotations ?? {}).filter(([, v]) => v === true).map(([k]) => k)
     yield* Console.log(

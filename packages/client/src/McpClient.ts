@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { RetryPolicy } from "@mcp-resilience/policy"
+import { type RetryBudget, RetryPolicy } from "@mcp-resilience/policy"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import type {
   CallToolResult,
@@ -25,7 +25,8 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { Deadlines } from "./internal/deadlines.js"
 import { connectError, requestError } from "./internal/errors.js"
-import type { McpAuthError, McpConfigError, McpProtocolError } from "./McpError.js"
+import { RequestSignal, type UnguardedCallTool, unguardedCallTool } from "./internal/request.js"
+import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import { McpConnectError, McpTimeoutError } from "./McpError.js"
 import * as McpMetrics from "./McpMetrics.js"
 import * as McpServerConfig from "./McpServerConfig.js"
@@ -37,7 +38,7 @@ import { McpTransports, type OpenedTransport } from "./McpTransport.js"
  * @since 0.1.0
  * @category errors
  */
-export type ConnectError = McpConnectError | McpTimeoutError | McpAuthError | McpConfigError
+export type ConnectError = McpConnectError | McpTimeoutError | McpAuthError | McpConfigError | McpCircuitOpenError
 
 /**
  * What a request on an open session can fail with.
@@ -117,6 +118,14 @@ export interface Options {
   readonly requestTimeout?: Duration.DurationInput | undefined
   readonly clientInfo?: Implementation | undefined
   readonly capabilities?: ClientCapabilities | undefined
+  /** Runs before each wait between connection attempts (for status displays). */
+  readonly onRetry?: ((step: RetryPolicy.RetryStep) => Effect.Effect<void>) | undefined
+  /** A retry budget shared with other connects and calls; when it is empty, retries stop. */
+  readonly budget?: RetryBudget.RetryBudget | undefined
+  /** Wraps each connection attempt (e.g. in a circuit breaker). */
+  readonly wrapAttempt?:
+    | (<A>(attempt: Effect.Effect<A, ConnectError>) => Effect.Effect<A, ConnectError>)
+    | undefined
 }
 
 /**
@@ -135,6 +144,49 @@ interface Attempt {
   readonly open: { value: boolean }
 }
 
+/** Opens a transport to `config` and completes the handshake, in the current scope. */
+const handshake = (config: McpServerConfig.McpServerConfig, server: string, options: Options) =>
+  Effect.gen(function*() {
+    const transports = yield* McpTransports
+    const opened = yield* transports.open(config, server)
+    const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
+      capabilities: options.capabilities ?? {}
+    })
+    const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)
+    const open = { value: true }
+    sdk.onclose = () => {
+      open.value = false
+      Deferred.unsafeDone(
+        closed,
+        Exit.succeed(
+          new McpConnectError({
+            server,
+            reason: "Closed",
+            detail: opened.describeClose?.() ?? "the transport closed"
+          })
+        )
+      )
+    }
+    sdk.onerror = () => {}
+    yield* Effect.tryPromise({
+      try: (signal) => sdk.connect(opened.transport, { signal, timeout: SDK_TIMEOUT }),
+      catch: (cause) => connectError(server, opened, cause)
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        open.value = false
+      })
+    )
+    return { sdk, opened, closed, open } satisfies Attempt
+  })
+
+/**
+ * A Streamable HTTP endpoint answering 400, 404 or 405 to the first POST may be an older
+ * HTTP+SSE server: with `fallbackToSse` the same attempt tries SSE at the same URL, as the
+ * specification's backwards-compatibility section suggests.
+ */
+const SSE_FALLBACK_STATUSES: ReadonlySet<number> = new Set([400, 404, 405])
+
 /**
  * One connection attempt in its own scope: a failed or interrupted attempt closes it at once
  * (its process stopped); a successful one stays open until `parent` closes.
@@ -148,40 +200,29 @@ const attempt = (
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
       restore(
-        Effect.gen(function*() {
-          const transports = yield* McpTransports
-          const opened = yield* transports.open(config, server)
-          const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
-            capabilities: options.capabilities ?? {}
-          })
-          const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)
-          const open = { value: true }
-          sdk.onclose = () => {
-            open.value = false
-            Deferred.unsafeDone(
-              closed,
-              Exit.succeed(
-                new McpConnectError({
-                  server,
-                  reason: "Closed",
-                  detail: opened.describeClose?.() ?? "the transport closed"
-                })
+        handshake(config, server, options).pipe(
+          Effect.catchIf(
+            (error) =>
+              config._tag === "Http" && config.fallbackToSse && error._tag === "McpConnectError" &&
+              error.status !== undefined && SSE_FALLBACK_STATUSES.has(error.status),
+            (error) =>
+              Effect.logInfo(`Streamable HTTP answered ${(error as McpConnectError).status}; trying HTTP+SSE`).pipe(
+                Effect.annotateLogs("server", server),
+                Effect.zipRight(
+                  handshake(
+                    McpServerConfig.sse({
+                      name: server,
+                      url: (config as McpServerConfig.Http).url,
+                      headers: (config as McpServerConfig.Http).headers
+                    }),
+                    server,
+                    options
+                  )
+                )
               )
-            )
-          }
-          sdk.onerror = () => {}
-          yield* Effect.tryPromise({
-            try: (signal) => sdk.connect(opened.transport, { signal, timeout: SDK_TIMEOUT }),
-            catch: (cause) => connectError(server, opened, cause)
-          })
-          yield* Scope.addFinalizer(
-            scope,
-            Effect.sync(() => {
-              open.value = false
-            })
-          )
-          return { sdk, opened, closed, open } satisfies Attempt
-        }).pipe(Scope.extend(scope))
+          ),
+          Scope.extend(scope)
+        )
       ).pipe(
         Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void))
       ))
@@ -210,7 +251,8 @@ export const make = (
     const one = Effect.suspend(() => {
       attempts++
       const n = attempts
-      return attempt(valid, server, parent, options).pipe(
+      const run = attempt(valid, server, parent, options)
+      return (options.wrapAttempt === undefined ? run : options.wrapAttempt(run)).pipe(
         Effect.tapBoth({
           onFailure: () => Effect.sync(() => metrics.connectAttempt("failure")),
           onSuccess: () => Effect.sync(() => metrics.connectAttempt("success"))
@@ -222,6 +264,7 @@ export const make = (
     })
 
     const connected = yield* RetryPolicy.retry(one, policy, {
+      ...(options.budget === undefined ? {} : { budget: options.budget }),
       onTimeout: ({ after, kind }) =>
         new McpTimeoutError({ server, operation: kind === "attempt" ? "connect.attempt" : "connect", after }),
       onRetry: (step) =>
@@ -235,7 +278,8 @@ export const make = (
             maxAttempts: step.maxAttempts,
             delay: Duration.format(step.delay),
             reason: reasonOf(step.error)
-          })
+          }),
+          Effect.zipRight(options.onRetry === undefined ? Effect.void : options.onRetry(step))
         )
     }).pipe(
       Effect.tapError((error) =>
@@ -287,49 +331,75 @@ const fromSession = (
     o?.timeout === undefined ? defaultTimeout : Duration.toMillis(Duration.decode(o.timeout))
 
   /**
-   * The hot path: one AbortController and one entry in the session's deadline queue per
-   * request; no fiber and no timer. Expiry and interruption both abort, which makes the SDK
-   * send `notifications/cancelled`.
+   * The hot path: starts one request with one {@link RequestSignal} and one entry in the
+   * session's deadline queue; no fiber and no timer. Expiry aborts, which makes the SDK send
+   * `notifications/cancelled`. Returns the cancel function (which does the same for
+   * interruption, and nothing once the request has settled).
    */
+  const start = <A>(
+    resume: (effect: Effect.Effect<A, RequestError>) => void,
+    operation: () => string,
+    method: string,
+    timeoutMillis: number,
+    run: (signal: AbortSignal) => Promise<A>
+  ): () => void => {
+    const signal = new RequestSignal()
+    let done = false
+    const entry = deadlines.add(timeoutMillis, () => {
+      if (done) return
+      done = true
+      signal.abort("timeout")
+      resume(
+        Effect.fail(
+          new McpTimeoutError({
+            server,
+            operation: operation(),
+            after: Duration.millis(timeoutMillis),
+            maybeExecuted: true
+          })
+        )
+      )
+    })
+    run(signal as unknown as AbortSignal).then(
+      (value) => {
+        if (done) return
+        done = true
+        deadlines.remove(entry)
+        resume(Effect.succeed(value))
+      },
+      (cause) => {
+        if (done) return
+        done = true
+        deadlines.remove(entry)
+        resume(Effect.fail(requestError(server, method, opened, cause)))
+      }
+    )
+    return () => {
+      if (done) return
+      done = true
+      deadlines.remove(entry)
+      signal.abort("interrupted")
+    }
+  }
+
+  /** A request whose interruption cancels it. */
   const request = <A>(
-    operation: string,
+    operation: () => string,
     method: string,
     timeoutMillis: number,
     run: (signal: AbortSignal) => Promise<A>
   ): Effect.Effect<A, RequestError> =>
-    Effect.async<A, RequestError>((resume) => {
-      const controller = new AbortController()
-      let done = false
-      const entry = deadlines.add(timeoutMillis, () => {
-        if (done) return
-        done = true
-        controller.abort("timeout")
-        resume(
-          Effect.fail(
-            new McpTimeoutError({ server, operation, after: Duration.millis(timeoutMillis), maybeExecuted: true })
-          )
-        )
-      })
-      run(controller.signal).then(
-        (value) => {
-          if (done) return
-          done = true
-          deadlines.remove(entry)
-          resume(Effect.succeed(value))
-        },
-        (cause) => {
-          if (done) return
-          done = true
-          deadlines.remove(entry)
-          resume(Effect.fail(requestError(server, method, opened, cause)))
-        }
-      )
-      return Effect.sync(() => {
-        if (done) return
-        done = true
-        deadlines.remove(entry)
-        controller.abort("interrupted")
-      })
+    Effect.async<A, RequestError>((resume) => Effect.sync(start(resume, operation, method, timeoutMillis, run)))
+
+  const callTool = (name: string, args: Record<string, unknown> | undefined) => (signal: AbortSignal) =>
+    sdk.callTool({ name, arguments: args ?? {} }, undefined, { signal, timeout: SDK_TIMEOUT }) as Promise<
+      CallToolResult
+    >
+
+  /** `tools/call` without the interruption hook, for `McpTools` (see {@link UnguardedCallTool}). */
+  const unguarded: UnguardedCallTool = (name, args, timeoutMillis, handle) =>
+    Effect.async<CallToolResult, RequestError>((resume) => {
+      handle.cancel = start(resume, () => `tools/call ${name}`, "tools/call", timeoutMillis, callTool(name, args))
     })
 
   const listTools = (o?: RequestOptions) =>
@@ -337,7 +407,7 @@ const fromSession = (
       const timeout = timeoutOf(o)
       const tools: Array<Tool> = []
       const page = (cursor: string | undefined): Effect.Effect<ReadonlyArray<Tool>, RequestError> =>
-        request("tools/list", "tools/list", timeout, (signal) =>
+        request(() => "tools/list", "tools/list", timeout, (signal) =>
           sdk.listTools(cursor === undefined ? undefined : { cursor }, { signal, timeout: SDK_TIMEOUT })).pipe(
             Effect.flatMap((result) => {
               tools.push(...result.tools)
@@ -362,19 +432,13 @@ const fromSession = (
     closed: Deferred.await(session.closed),
     isOpen: () => session.open.value,
     listTools,
-    callTool: (name, args, o) =>
-      request(
-        `tools/call ${name}`,
-        "tools/call",
-        timeoutOf(o),
-        (signal) =>
-          sdk.callTool({ name, arguments: args ?? {} }, undefined, { signal, timeout: SDK_TIMEOUT }) as Promise<
-            CallToolResult
-          >
-      ),
+    callTool: (name, args, o) => request(() => `tools/call ${name}`, "tools/call", timeoutOf(o), callTool(name, args)),
     ping: (o) =>
-      request("ping", "ping", timeoutOf(o), (signal) => sdk.ping({ signal, timeout: SDK_TIMEOUT })).pipe(Effect.asVoid)
+      request(() => "ping", "ping", timeoutOf(o), (signal) => sdk.ping({ signal, timeout: SDK_TIMEOUT })).pipe(
+        Effect.asVoid
+      )
   }
+  unguardedCallTool.set(service, unguarded)
   return { service, deadlines }
 }
 

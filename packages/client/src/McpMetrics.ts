@@ -44,15 +44,16 @@ export const toolCalls = Metric.counter("mcp.client.tool.calls", {
 })
 
 /**
- * Duration of tool calls in milliseconds, labelled `mcp.server.name` and `gen_ai.tool.name`.
+ * Duration of tool calls in seconds (OpenTelemetry's unit for `mcp.client.operation.duration`),
+ * labelled `mcp.server.name` and `gen_ai.tool.name`.
  *
  * @since 0.1.0
  * @category models
  */
 export const toolCallDuration = Metric.histogram(
   "mcp.client.operation.duration",
-  MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 20 }),
-  "Milliseconds per MCP tool call"
+  MetricBoundaries.exponential({ start: 0.00005, factor: 2, count: 20 }),
+  "Seconds per MCP tool call"
 )
 
 /**
@@ -81,7 +82,7 @@ export interface ServerMetrics {
  * @category models
  */
 export interface ToolMetrics {
-  readonly record: (outcome: CallOutcome, millis: number) => void
+  readonly record: (outcome: CallOutcome, seconds: number) => void
 }
 
 const servers = new Map<string, ServerMetrics>()
@@ -118,9 +119,9 @@ export const forServer = (server: string): ServerMetrics => {
         error: [...toolLabels, label("outcome", "error")]
       }
       const made: ToolMetrics = {
-        record: (outcome, millis) => {
+        record: (outcome, seconds) => {
           toolCalls.unsafeUpdate(1, outcomes[outcome])
-          toolCallDuration.unsafeUpdate(millis, toolLabels)
+          toolCallDuration.unsafeUpdate(seconds, toolLabels)
         }
       }
       tools.set(tool, made)

@@ -13,19 +13,38 @@
  *
  * @since 0.1.0
  */
-import type { RetryPolicy } from "@mcp-resilience/policy"
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js"
+import { CircuitBreaker, RetryPolicy } from "@mcp-resilience/policy"
+import { type CallToolResult, type Tool, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as DefaultServices from "effect/DefaultServices"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
-import * as McpClient from "./McpClient.js"
-import { McpDecodeError, McpToolError } from "./McpError.js"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Tracer from "effect/Tracer"
+import { type CallHandle, noCancel, unguardedCallTool } from "./internal/request.js"
+import { type HealthOptions, make as makeSupervisor, type Session } from "./internal/supervisor.js"
+import type * as McpClient from "./McpClient.js"
+import {
+  isTransient,
+  McpCircuitOpenError,
+  type McpConnectError,
+  McpDecodeError,
+  McpTimeoutError,
+  McpToolError
+} from "./McpError.js"
 import * as McpMetrics from "./McpMetrics.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
+import { Status } from "./McpStatus.js"
 
 /**
  * What a tool call can fail with.
@@ -33,15 +52,20 @@ import type * as McpServerConfig from "./McpServerConfig.js"
  * @since 0.1.0
  * @category errors
  */
-export type CallError = McpClient.RequestError | McpToolError
+export type CallError = McpClient.RequestError | McpClient.ConnectError | McpToolError | McpCircuitOpenError
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface CallOptions {
-  /** The deadline of this call; defaults to the layer's `callTimeout` (60 s). */
+  /** The deadline of each attempt of this call; defaults to the layer's `callTimeout` (60 s). */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * Declares the call safe to repeat, so it may be retried after it could have reached the
+   * server. Tools annotated `readOnlyHint` or `idempotentHint` are safe without it.
+   */
+  readonly idempotent?: boolean | undefined
 }
 
 /**
@@ -60,16 +84,28 @@ export interface CallOptionsWithSchema<A, I, R> extends CallOptions {
 export interface Service {
   /** The server's name in logs and errors. */
   readonly server: string
-  /** The session underneath. */
-  readonly client: McpClient.McpClient
-  /** The tools as last listed (at connect, or by {@link Service.list}). */
+  /** The current session, `undefined` while reconnecting. */
+  readonly client: McpClient.McpClient | undefined
+  /** The tools as last listed (at each connect, and after `notifications/tools/list_changed`). */
   readonly tools: Effect.Effect<ReadonlyArray<Tool>>
+  /** The tool list now and at every change. */
+  readonly toolsChanges: Stream.Stream<ReadonlyArray<Tool>>
   /** Lists the tools from the server and remembers them. */
-  readonly list: Effect.Effect<ReadonlyArray<Tool>, McpClient.RequestError>
+  readonly list: Effect.Effect<ReadonlyArray<Tool>, CallError>
+  /** The session's state now. */
+  readonly status: Effect.Effect<Status>
+  /** The session's state now and at every change. */
+  readonly statusChanges: Stream.Stream<Status>
+  /** How many sessions this layer has made (1 until the first reconnect). */
+  readonly sessions: Effect.Effect<number>
   /**
    * Calls a tool. `isError: true` fails with `McpToolError` (reason `IsError`) carrying the
    * content; a name the server does not offer fails with `McpToolError` (reason `UnknownTool`)
    * listing the known names. With `schema`, `structuredContent` is decoded.
+   *
+   * A call is retried (under `callPolicy`) only when that is safe: it never reached the server
+   * (no session, send failed, HTTP session expired), or the tool is read-only or idempotent.
+   * Otherwise it runs at most once, and its error says whether it may have run (`maybeExecuted`).
    */
   readonly call: {
     <A, I, R>(
@@ -88,9 +124,42 @@ export interface Service {
 export interface Options extends McpClient.Options {
   /** The server to connect to. */
   readonly server: McpServerConfig.McpServerConfig
-  /** The default deadline of each call. Default 60 seconds. */
+  /** The default deadline of each call attempt. Default 60 seconds. */
   readonly callTimeout?: Duration.DurationInput | undefined
+  /** How safe calls are retried. Default: 3 attempts, 200 ms base, 2 s cap, full jitter, 2 min total. */
+  readonly callPolicy?: RetryPolicy.RetryPolicy | undefined
+  /** Tools to treat as idempotent in addition to those the server annotates. */
+  readonly idempotentTools?: ReadonlyArray<string> | undefined
+  /** Ping the server on a schedule; `misses` missed pings in a row replace the session. Off by default. */
+  readonly health?: HealthOptions | undefined
+  /** A session that lived at least this long is replaced with no wait. Default 60 seconds. */
+  readonly resetAfter?: Duration.DurationInput | undefined
+  /** `"required"` (default): the layer fails if the first connection fails. `"optional"`: it starts at once. */
+  readonly startup?: "required" | "optional" | undefined
+  /** Quiet time before a `tools/list_changed` notification triggers a refresh. Default 100 ms. */
+  readonly refreshDebounce?: Duration.DurationInput | undefined
+  /**
+   * A circuit breaker for this server: calls and connection attempts go through it, and while it
+   * is open they fail fast with `McpCircuitOpenError`. Off unless given; `{}` uses the defaults
+   * (failure ratio 0.1 over 30 s with at least 100 calls, 5 s break).
+   */
+  readonly breaker?: Omit<CircuitBreaker.Options<McpCircuitOpenError>, "onRejected"> | undefined
 }
+
+/**
+ * The default policy for retrying safe calls.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultCallPolicy: RetryPolicy.RetryPolicy = RetryPolicy.make({
+  maxAttempts: 3,
+  base: "200 millis",
+  cap: "2 seconds",
+  jitter: "full",
+  attemptTimeout: "10 minutes",
+  deadline: "2 minutes"
+})
 
 const decodeError = (server: string, tool: string, cause: unknown) =>
   new McpDecodeError({
@@ -100,29 +169,122 @@ const decodeError = (server: string, tool: string, cause: unknown) =>
     cause
   })
 
+const DEFAULT_CALL_TIMEOUT = Duration.seconds(60)
+
+/** Effect's built-in tracer: its spans are plain records, and it propagates nothing into other code. */
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/** The server says the HTTP session is unknown: per the specification, start a new one. */
+const sessionExpired = (error: unknown): error is McpConnectError =>
+  (error as McpConnectError)?._tag === "McpConnectError" && (error as McpConnectError).status === 404
+
 /**
- * Builds the service over an open session.
+ * Connects under the policy and builds the supervised service; closing the scope closes the
+ * session.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromClient = (client: McpClient.McpClient): Effect.Effect<Service, McpClient.RequestError> =>
+export const make = (options: Options): Effect.Effect<Service, McpClient.ConnectError, Scope.Scope> =>
   Effect.gen(function*() {
-    const server = client.server
-    const metrics = McpMetrics.forServer(server)
-    let current: ReadonlyArray<Tool> = []
+    const toolsRef = yield* SubscriptionRef.make<ReadonlyArray<Tool>>([])
     let byName = new Map<string, Tool>()
-    const remember = (tools: ReadonlyArray<Tool>) => {
-      current = tools
-      byName = new Map(tools.map((tool) => [tool.name, tool]))
-      return tools
+    const remember = (tools: ReadonlyArray<Tool>) =>
+      Effect.suspend(() => {
+        byName = new Map(tools.map((tool) => [tool.name, tool]))
+        return Effect.as(SubscriptionRef.set(toolsRef, tools), tools)
+      })
+    const listOn = (session: Session) => Effect.flatMap(session.client.listTools(), remember)
+    const debounce = options.refreshDebounce ?? Duration.millis(100)
+    // the span options of each tool, made once per session (they carry its session id)
+    const spanOptions = new Map<string, Tracer.SpanOptions>()
+
+    const onSession = (session: Session) =>
+      Effect.gen(function*() {
+        yield* listOn(session).pipe(
+          Effect.catchAll((error) => Effect.logWarning(`could not list tools: ${error.message}`))
+        )
+        spanOptions.clear()
+        const run = yield* FiberSet.makeRuntime<never>().pipe(Scope.extend(session.scope))
+        let pending = false
+        session.client.sdk.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+          if (pending) return
+          pending = true
+          run(
+            Effect.sleep(debounce).pipe(
+              Effect.zipRight(Effect.sync(() => (pending = false))),
+              Effect.zipRight(listOn(session)),
+              Effect.tap((tools) => Effect.logDebug(`tool list changed: ${tools.length} tools`)),
+              Effect.catchAll((error) => Effect.logWarning(`could not refresh tools: ${error.message}`)),
+              Effect.annotateLogs("server", session.client.server)
+            )
+          )
+        })
+      })
+
+    let serverName = "server"
+    const breaker = options.breaker === undefined ? undefined : yield* CircuitBreaker.make({
+      ...options.breaker,
+      onRejected: ({ retryAfter }) => new McpCircuitOpenError({ server: serverName, retryAfter })
+    })
+    const outer = options.wrapAttempt
+    const supervisor = yield* makeSupervisor({
+      ...options,
+      lazy: options.startup === "optional",
+      onSession,
+      ...(breaker === undefined ? {} : {
+        wrapAttempt: <A>(attempt: Effect.Effect<A, McpClient.ConnectError>) =>
+          breaker.execute(outer === undefined ? attempt : outer(attempt))
+      })
+    })
+    serverName = supervisor.server
+    /** Every call attempt goes through the breaker, when there is one. */
+    const guard = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | McpCircuitOpenError> =>
+      breaker === undefined ? effect : breaker.execute(effect)
+    if (breaker !== undefined) {
+      // the status shows an open breaker, and the session again once it closes
+      yield* breaker.state.changes.pipe(
+        Stream.runForEach((state) => {
+          if (state._tag === "Open") {
+            const retryAfter = Duration.millis(Math.max(0, state.until - clock.unsafeCurrentTimeMillis()))
+            return SubscriptionRef.set(supervisor.status, Status.CircuitOpen({ retryAfter }))
+          }
+          const session = supervisor.current()
+          return state._tag === "Closed" && session !== undefined
+            ? SubscriptionRef.set(
+              supervisor.status,
+              Status.Connected({
+                sessionId: session.client.sessionId,
+                pid: session.client.pid,
+                since: clock.unsafeCurrentTimeMillis()
+              })
+            )
+            : Effect.void
+        }),
+        Effect.forkScoped
+      )
     }
-    const list = Effect.map(client.listTools(), remember)
-    yield* list
     const clock = yield* Effect.clock
+    const metrics = () => McpMetrics.forServer(supervisor.server)
+    const defaultTimeout = Duration.toMillis(
+      Duration.decode(options.callTimeout ?? options.requestTimeout ?? DEFAULT_CALL_TIMEOUT)
+    )
+    const callPolicy = options.callPolicy ?? defaultCallPolicy
+    const idempotentTools = new Set(options.idempotentTools ?? [])
+
+    const list: Effect.Effect<ReadonlyArray<Tool>, CallError> = Effect.flatMap(
+      supervisor.awaitSession(defaultTimeout, "tools/list"),
+      listOn
+    )
 
     const unknownTool = (name: string) =>
-      new McpToolError({ server, tool: name, reason: "UnknownTool", content: [], knownTools: [...byName.keys()] })
+      new McpToolError({
+        server: supervisor.server,
+        tool: name,
+        reason: "UnknownTool",
+        content: [],
+        knownTools: [...byName.keys()]
+      })
 
     // the tool may have been added since the last list: look again once before failing
     const ensureKnown = (name: string): Effect.Effect<void, CallError> =>
@@ -130,54 +292,188 @@ export const fromClient = (client: McpClient.McpClient): Effect.Effect<Service, 
         ? Effect.void
         : Effect.flatMap(list, () => (byName.has(name) ? Effect.void : Effect.fail(unknownTool(name))))
 
-    const attributes = (name: string) => ({
-      "mcp.method.name": "tools/call",
-      "gen_ai.tool.name": name,
-      "gen_ai.operation.name": "execute_tool",
-      "mcp.server.name": server,
-      ...(client.sessionId === undefined ? {} : { "mcp.session.id": client.sessionId })
-    })
-    const spanAttributes = new Map<string, Record<string, string>>()
-    const attributesOf = (name: string) => {
-      let found = spanAttributes.get(name)
+    const safeToRepeat = (name: string, options: CallOptions | undefined) => {
+      if (options?.idempotent === true || idempotentTools.has(name)) return true
+      const annotations = byName.get(name)?.annotations
+      return annotations?.readOnlyHint === true || annotations?.idempotentHint === true
+    }
+
+    /** Whether a failed attempt may be tried again. */
+    const retryable = (name: string, options: CallOptions | undefined) => (error: unknown): boolean => {
+      if (sessionExpired(error)) return true
+      if (error instanceof McpTimeoutError && error.maybeExecuted === false) return false // waited out its deadline
+      if (!isTransient(error)) return false
+      // never reached the tool (no session, send failed, refused): safe whatever the tool does
+      if ((error as { maybeExecuted?: boolean }).maybeExecuted === false) return true
+      return safeToRepeat(name, options)
+    }
+
+    const attempt = (name: string, args: Record<string, unknown> | undefined, timeoutMillis: number) =>
+      Effect.suspend(() => {
+        const onSession = (session: Session) =>
+          session.client.callTool(name, args, { timeout: Duration.millis(timeoutMillis) }).pipe(
+            Effect.tapError((error) => (sessionExpired(error) ? supervisor.invalidate(session, error) : Effect.void))
+          )
+        const session = supervisor.current()
+        return guard(
+          session === undefined
+            ? Effect.flatMap(supervisor.awaitSession(timeoutMillis, `tools/call ${name}`), onSession)
+            : onSession(session)
+        )
+      })
+
+    // No stack trace per call: capturing one costs about 3 µs (an `Error`), and it would point
+    // here, inside the library, not at the caller
+    const spanOptionsOf = (name: string) => {
+      let found = spanOptions.get(name)
       if (found === undefined) {
-        found = attributes(name)
-        spanAttributes.set(name, found)
+        found = {
+          kind: "client",
+          attributes: {
+            "mcp.method.name": "tools/call",
+            "gen_ai.tool.name": name,
+            "gen_ai.operation.name": "execute_tool",
+            "mcp.server.name": supervisor.server,
+            ...(supervisor.current()?.client.sessionId === undefined
+              ? {}
+              : { "mcp.session.id": supervisor.current()!.client.sessionId! })
+          },
+          captureStackTrace: false
+        }
+        spanOptions.set(name, found)
       }
       return found
     }
 
-    const callRaw = (name: string, args: Record<string, unknown> | undefined, options: CallOptions | undefined) =>
-      Effect.suspend(() => {
-        const started = clock.unsafeCurrentTimeNanos()
-        const toolMetrics = metrics.tool(name)
-        const elapsed = () => Number(clock.unsafeCurrentTimeNanos() - started) / 1e6
-        return ensureKnown(name).pipe(
-          Effect.zipRight(client.callTool(name, args, options)),
-          Effect.flatMap((result) =>
-            result.isError === true
-              ? Effect.fail(new McpToolError({ server, tool: name, reason: "IsError", content: result.content ?? [] }))
-              : Effect.succeed(result)
-          ),
-          Effect.onExit((exit) =>
-            Effect.sync(() =>
-              toolMetrics.record(
-                exit._tag === "Success"
-                  ? "success"
-                  : exit.cause._tag === "Fail"
-                  ? exit.cause.error._tag === "McpToolError"
-                    ? "tool_error"
-                    : exit.cause.error._tag === "McpTimeoutError"
-                    ? "timeout"
-                    : "error"
-                  : "error",
-                elapsed()
-              )
-            )
-          ),
-          Effect.withSpan("mcp.tools.call", { kind: "client", attributes: attributesOf(name) })
-        )
+    const outcomeOf = (exit: Exit.Exit<CallToolResult, CallError>): McpMetrics.CallOutcome =>
+      exit._tag === "Success"
+        ? "success"
+        : exit.cause._tag === "Fail"
+        ? exit.cause.error._tag === "McpToolError"
+          ? "tool_error"
+          : exit.cause.error._tag === "McpTimeoutError"
+          ? "timeout"
+          : "error"
+        : "error"
+
+    /** After a failed attempt: tried again under `callPolicy` when that is safe, else failed as is. */
+    const recover = (
+      name: string,
+      args: Record<string, unknown> | undefined,
+      options: CallOptions | undefined,
+      timeoutMillis: number,
+      error: CallError
+    ): Effect.Effect<CallToolResult, CallError> => {
+      const canRetry = retryable(name, options)
+      if (!canRetry(error)) return Effect.fail(error)
+      const once = attempt(name, args, timeoutMillis)
+      // replay the first failure into the policy, so its delays, Retry-After and attempt count apply
+      let replayed = false
+      const again = Effect.suspend(() => {
+        if (replayed) return once
+        replayed = true
+        return Effect.fail(error)
       })
+      return RetryPolicy.retry(again, callPolicy, {
+        while: canRetry,
+        ...(options_.budget === undefined ? {} : { budget: options_.budget }),
+        onTimeout: ({ after }) =>
+          new McpTimeoutError({ server: supervisor.server, operation: `tools/call ${name}`, after }),
+        onRetry: (step) =>
+          Effect.logWarning(
+            `retrying tools/call ${name} (attempt ${step.attempt} of ${step.maxAttempts}) in ${
+              Duration.format(step.delay)
+            }: ${(step.error as Error).message}`
+          ).pipe(Effect.annotateLogs({ server: supervisor.server, tool: name }))
+      })
+    }
+
+    const toolError = (name: string, result: CallToolResult) =>
+      new McpToolError({ server: supervisor.server, tool: name, reason: "IsError", content: result.content ?? [] })
+
+    /**
+     * One call: a span, metrics, at most one retry loop.
+     *
+     * The fast path (the usual case: a live session, a known tool, no breaker, Effect's built-in
+     * tracer) is one uninterruptible region that makes the span, runs the session's request
+     * interruptibly and, however it ends, cancels the request if it is still in flight (so the
+     * server gets `notifications/cancelled`), records the metrics and ends the span: one region
+     * instead of one each for the span, the metrics and the request's interruption hook.
+     *
+     * The span is made the parent span only where something may read it (failures, whose errors
+     * carry it; retries and their logs), because providing it costs about as much as the request.
+     * Otherwise (no session yet, a tool not listed, a breaker, another tracer such as
+     * OpenTelemetry's, which propagates the current span into the SDK's instrumented I/O) the
+     * whole call runs with the span as its parent.
+     */
+    const callRaw = (
+      name: string,
+      args: Record<string, unknown> | undefined,
+      options: CallOptions | undefined
+    ): Effect.Effect<CallToolResult, CallError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.withFiberRuntime<CallToolResult, CallError>((fiber) => {
+          const started = clock.unsafeCurrentTimeNanos()
+          const toolMetrics = metrics().tool(name)
+          const timeoutMillis = options?.timeout === undefined
+            ? defaultTimeout
+            : Duration.toMillis(Duration.decode(options.timeout))
+          const services = fiber.getFiberRef(DefaultServices.currentServices)
+          const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+          const session = supervisor.current()
+          const fast = breaker === undefined && session !== undefined && byName.has(name) &&
+              Context.get(services, Tracer.Tracer) === nativeTracer
+            ? unguardedCallTool.get(session.client)
+            : undefined
+          return Effect.flatMap(Effect.makeSpan("mcp.tools.call", spanOptionsOf(name)), (span) => {
+            const handle: CallHandle = { cancel: noCancel }
+            const attempted: Effect.Effect<CallToolResult, CallError> = fast !== undefined
+              ? Effect.catchAll(fast(name, args, timeoutMillis, handle), (failed) => {
+                // fail again inside the span, so that the error carries it
+                const error = Cause.originalError(failed)
+                return Effect.withParentSpan(
+                  Effect.zipRight(
+                    sessionExpired(error) ? supervisor.invalidate(session!, error) : Effect.void,
+                    recover(name, args, options, timeoutMillis, error)
+                  ),
+                  span
+                )
+              })
+              : Effect.withParentSpan(
+                Effect.catchAll(
+                  Effect.zipRight(ensureKnown(name), attempt(name, args, timeoutMillis)),
+                  (error) => recover(name, args, options, timeoutMillis, error)
+                ),
+                span
+              )
+            const finish = (exit: Exit.Exit<CallToolResult, CallError>) => {
+              handle.cancel()
+              toolMetrics.record(outcomeOf(exit), Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
+              // as `Effect.useSpan` ends its span
+              if (span.status._tag !== "Ended") {
+                span.end(timing ? Context.get(services, Clock.Clock).unsafeCurrentTimeNanos() : BigInt(0), exit)
+              }
+            }
+            return Effect.matchCauseEffect(
+              restore(Effect.flatMap(attempted, (result) =>
+                result.isError === true
+                  ? Effect.withParentSpan(Effect.fail(toolError(name, result)), span)
+                  : Effect.succeed(result))),
+              {
+                onFailure: (cause) => {
+                  finish(Exit.failCause(cause))
+                  return Effect.failCause(cause)
+                },
+                onSuccess: (result) => {
+                  finish(Exit.succeed(result))
+                  return Effect.succeed(result)
+                }
+              }
+            )
+          })
+        })
+      )
+    const options_ = options
 
     const call = (
       name: string,
@@ -189,35 +485,26 @@ export const fromClient = (client: McpClient.McpClient): Effect.Effect<Service, 
       const decode = Schema.decodeUnknown(options.schema)
       return Effect.flatMap(raw, (result) =>
         result.structuredContent === undefined
-          ? Effect.fail(decodeError(server, name, "the tool returned no structuredContent"))
-          : Effect.mapError(decode(result.structuredContent), (cause) => decodeError(server, name, cause)))
+          ? Effect.fail(decodeError(supervisor.server, name, "the tool returned no structuredContent"))
+          : Effect.mapError(decode(result.structuredContent), (cause) => decodeError(supervisor.server, name, cause)))
     }
 
     return {
-      server,
-      client,
-      tools: Effect.sync(() => current),
+      get server() {
+        return supervisor.server
+      },
+      get client() {
+        return supervisor.current()?.client
+      },
+      tools: SubscriptionRef.get(toolsRef),
+      toolsChanges: toolsRef.changes,
       list,
+      status: SubscriptionRef.get(supervisor.status),
+      statusChanges: supervisor.status.changes,
+      sessions: Effect.sync(() => supervisor.sessions()),
       call: call as Service["call"]
     } satisfies Service
   })
-
-/**
- * Connects under the policy and builds the service; closing the scope closes the session.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make = (
-  options: Options
-): Effect.Effect<Service, McpClient.ConnectError | McpClient.RequestError, Scope.Scope> =>
-  Effect.flatMap(
-    McpClient.make(options.server, {
-      ...options,
-      requestTimeout: options.callTimeout ?? options.requestTimeout
-    }),
-    fromClient
-  )
 
 /**
  * The tools of one MCP server, as a service.
@@ -232,19 +519,11 @@ export class McpTools extends Context.Tag("@mcp-resilience/client/McpTools")<Mcp
    */
   static readonly make = make
   /**
-   * A layer that owns the session for its lifetime: `Effect.provide(McpTools.layer(...))`.
+   * A layer that owns the supervised session for its lifetime: `Effect.provide(McpTools.layer(...))`.
    *
    * @since 0.1.0
    * @category layers
    */
-  static readonly layer = (options: Options): Layer.Layer<McpTools, McpClient.ConnectError | McpClient.RequestError> =>
+  static readonly layer = (options: Options): Layer.Layer<McpTools, McpClient.ConnectError> =>
     Layer.scoped(McpTools, make(options))
 }
-
-/**
- * The policy type, re-exported for convenience in layer options.
- *
- * @since 0.1.0
- * @category models
- */
-export type Policy = RetryPolicy.RetryPolicy

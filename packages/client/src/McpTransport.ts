@@ -119,14 +119,8 @@ const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: st
       const requestInit: RequestInit = { headers: unredact(config.headers) }
       const transport = config._tag === "Http"
         ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
-        : new SSEClientTransport(new URL(config.url), {
-          requestInit,
-          eventSourceInit: {
-            fetch: (url, init) =>
-              recorder.fetchFn(url, { ...init, headers: { ...init?.headers, ...unredact(config.headers) } })
-          },
-          fetch: recorder.fetchFn
-        })
+        // the SDK's SSE transport uses `fetch` for the event stream too, adding `requestInit`'s headers
+        : new SSEClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
       return { transport, lastHttpError: recorder.last } satisfies OpenedTransport
     }),
     ({ transport }) =>

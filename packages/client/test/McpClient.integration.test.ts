@@ -348,4 +348,25 @@ describe("server-everything", () => {
       }))
       assert.include(text, "over http")
     }).pipe(Effect.scoped))
+
+  it.live("an HTTP+SSE-only server is reached through fallbackToSse", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() => spawnEverythingHttp({ mode: "sse" })),
+        (s) => Effect.promise(() => s.kill("SIGKILL"))
+      )
+      const strict = yield* McpClient.make(McpServerConfig.http({ name: "old", url: server.url }), {
+        policy: RetryPolicy.make({ ...fast, maxAttempts: 1 })
+      }).pipe(Effect.scoped, Effect.exit)
+      assert.strictEqual((failureOf(strict) as { status?: number } | undefined)?.status, 404)
+      const text = yield* Effect.scoped(Effect.gen(function*() {
+        const client = yield* McpClient.make(
+          McpServerConfig.http({ name: "old", url: server.url, fallbackToSse: true }),
+          { policy: fast }
+        )
+        const result = yield* client.callTool("echo", { message: "over sse" })
+        return JSON.stringify(result.content)
+      }))
+      assert.include(text, "over sse")
+    }).pipe(Effect.scoped))
 })

@@ -136,7 +136,8 @@ export const requestError = (
     const error = httpError(server, opened, status, cause)
     return error._tag === "McpConnectError" ? new McpConnectError({ ...error, maybeExecuted: status >= 500 }) : error
   }
-  if (cause instanceof Error && cause.name === "ZodError") {
+  // the SDK validates results with zod: "ZodError" in zod 3, "$ZodError" in zod 4
+  if (cause instanceof Error && (cause.name === "ZodError" || cause.name === "$ZodError")) {
     return new McpProtocolError({
       server,
       method,

@@ -1,0 +1,265 @@
+/**
+ * Keeps one live session to a server and replaces it when it dies: the transport closed, the
+ * health check missed too many pings, or a call found the HTTP session gone (404). Old
+ * sessions are released (child stopped, HTTP session deleted) before the new one is made.
+ *
+ * @internal
+ */
+import { Backoff } from "@mcp-resilience/policy"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as McpClient from "../McpClient.js"
+import { McpConnectError, type McpError, McpTimeoutError } from "../McpError.js"
+import * as McpError_ from "../McpError.js"
+import * as McpServerConfig from "../McpServerConfig.js"
+import { Status } from "../McpStatus.js"
+
+/** @internal */
+export interface HealthOptions {
+  /** Time between pings. Default 30 seconds. */
+  readonly interval?: Duration.DurationInput | undefined
+  /** Deadline of each ping. Default 5 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Missed pings in a row that mark the session dead. Default 3. */
+  readonly misses?: number | undefined
+}
+
+/** @internal */
+export interface Session {
+  readonly client: McpClient.McpClient
+  readonly scope: Scope.CloseableScope
+  readonly dead: Deferred.Deferred<McpConnectError>
+  readonly number: number
+}
+
+/** @internal */
+export interface SupervisorOptions extends McpClient.Options {
+  readonly server: McpServerConfig.McpServerConfig
+  readonly health?: HealthOptions | undefined
+  /** A session that lived at least this long is followed by a reconnect with no wait. Default 60 s. */
+  readonly resetAfter?: Duration.DurationInput | undefined
+  /** Do not wait for the first connection (the session appears when the server is up). */
+  readonly lazy?: boolean | undefined
+  /** Called with each new session, before calls may use it. */
+  readonly onSession?: ((session: Session) => Effect.Effect<void>) | undefined
+}
+
+/** @internal */
+export interface Supervisor {
+  readonly server: string
+  /** The live session, read synchronously on every call. */
+  readonly current: () => Session | undefined
+  /** The live session, or the next one within `timeoutMillis`. */
+  readonly awaitSession: (timeoutMillis: number, operation: string) => Effect.Effect<Session, McpClient.ConnectError>
+  /** Marks a session dead (e.g. its HTTP session expired); the supervisor replaces it. */
+  readonly invalidate: (session: Session, reason: McpConnectError) => Effect.Effect<void>
+  readonly status: SubscriptionRef.SubscriptionRef<Status>
+  /** How many sessions were made so far. */
+  readonly sessions: () => number
+}
+
+const DEFAULT_RESET_AFTER = Duration.seconds(60)
+
+/** @internal */
+export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpClient.ConnectError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const layerScope = yield* Effect.scope
+    const clock = yield* Effect.clock
+    const policy = options.policy
+    const status = yield* SubscriptionRef.make<Status>(Status.Connecting({ attempt: 1 }))
+    let current: Session | undefined
+    let next = Deferred.unsafeMake<Session, McpClient.ConnectError>(FiberId.none)
+    let made = 0
+    let attemptsSinceLost = 0
+    let server = McpServerConfig.name(options.server)
+
+    const setStatus = (s: Status) => SubscriptionRef.set(status, s)
+
+    const connectSession = Effect.gen(function*() {
+      const scope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
+      const client = yield* McpClient.make(options.server, {
+        ...options,
+        onRetry: (step) =>
+          Effect.zipRight(
+            Effect.suspend(() => {
+              attemptsSinceLost++
+              const lastError = step.error as McpError
+              return setStatus(
+                current === undefined && made === 0
+                  ? Status.Connecting({ attempt: step.attempt })
+                  : Status.Reconnecting({ attempt: attemptsSinceLost, nextDelay: step.delay, lastError })
+              )
+            }),
+            options.onRetry === undefined ? Effect.void : options.onRetry(step)
+          )
+      }).pipe(
+        Scope.extend(scope),
+        Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+      )
+      made++
+      server = client.server
+      const dead = Deferred.unsafeMake<McpConnectError>(FiberId.none)
+      const session: Session = { client, scope, dead, number: made }
+      yield* Effect.forkIn(Effect.flatMap(client.closed, (reason) => Deferred.succeed(dead, reason)), scope)
+      if (options.health !== undefined) yield* Effect.forkIn(healthCheck(session, options.health), scope)
+      if (options.onSession !== undefined) yield* options.onSession(session)
+      return session
+    })
+
+    const publish = (session: Session) =>
+      Effect.gen(function*() {
+        current = session
+        attemptsSinceLost = 0
+        connectedAt = clock.unsafeCurrentTimeMillis()
+        const ready = next
+        next = Deferred.unsafeMake<Session, McpClient.ConnectError>(FiberId.none)
+        yield* Deferred.succeed(ready, session)
+        yield* setStatus(
+          Status.Connected({
+            sessionId: session.client.sessionId,
+            pid: session.client.pid,
+            since: clock.unsafeCurrentTimeMillis()
+          })
+        )
+      })
+
+    const giveUp = (error: McpClient.ConnectError) =>
+      Effect.gen(function*() {
+        current = undefined
+        yield* Deferred.fail(next, error)
+        yield* setStatus(Status.Closed({ error }))
+        yield* Effect.logError(`giving up on the server: ${error.message}`).pipe(Effect.annotateLogs("server", server))
+      })
+
+    // Between sessions: no wait after a session that lived at least `resetAfter`, growing
+    // (jittered) waits while it flaps. The driver is reset when a session lived long enough.
+    const flapping = Schedule.andThen(
+      Schedule.once,
+      Backoff.exponential({
+        base: policy?.base ?? Duration.seconds(1),
+        cap: policy?.cap ?? Duration.seconds(10),
+        jitter: policy?.jitter ?? "full"
+      })
+    )
+    const resetAfter = Duration.toMillis(Duration.decode(options.resetAfter ?? DEFAULT_RESET_AFTER))
+    let connectedAt = 0
+
+    const supervise = (first: Session | undefined) =>
+      Effect.gen(function*() {
+        const driver = yield* Schedule.driver(flapping)
+        let session = first
+        while (true) {
+          if (session !== undefined) {
+            const reason = yield* Deferred.await(session.dead)
+            current = undefined
+            yield* Effect.logWarning(`session ${session.number} lost: ${reason.message}; reconnecting`).pipe(
+              Effect.annotateLogs({ server, reason: reason.reason })
+            )
+            yield* setStatus(Status.Reconnecting({ attempt: 0, nextDelay: Duration.zero, lastError: reason }))
+            // release the old session first: its process is stopped, its HTTP session deleted
+            yield* Scope.close(session.scope, Exit.void)
+            if (clock.unsafeCurrentTimeMillis() - connectedAt >= resetAfter) yield* driver.reset
+            yield* Effect.ignore(driver.next(reason))
+          }
+          const connected = yield* Effect.either(connectSession)
+          if (connected._tag === "Right") {
+            session = connected.right
+            yield* publish(session)
+          } else if (!McpError_.isTransient(connected.left)) {
+            return yield* giveUp(connected.left)
+          } else {
+            session = undefined
+            yield* setStatus(
+              Status.Reconnecting({ attempt: attemptsSinceLost, nextDelay: Duration.zero, lastError: connected.left })
+            )
+            yield* Effect.ignore(driver.next(connected.left))
+          }
+        }
+      })
+
+    if (options.lazy === true) {
+      yield* Effect.forkIn(supervise(undefined), layerScope)
+    } else {
+      const first = yield* connectSession
+      yield* publish(first)
+      yield* Effect.forkIn(supervise(first), layerScope)
+    }
+    yield* Scope.addFinalizer(
+      layerScope,
+      Effect.suspend(() => {
+        current = undefined
+        return Effect.zipRight(
+          Deferred.fail(next, new McpConnectError({ server, reason: "Closed", detail: "the layer was closed" })),
+          setStatus(Status.Closed({ error: undefined }))
+        )
+      })
+    )
+
+    const awaitSession = (timeoutMillis: number, operation: string): Effect.Effect<Session, McpClient.ConnectError> =>
+      Effect.suspend(() => {
+        if (current !== undefined) return Effect.succeed(current)
+        return Deferred.await(next).pipe(
+          Effect.timeoutFail({
+            duration: Duration.millis(timeoutMillis),
+            onTimeout: () =>
+              new McpTimeoutError({
+                server,
+                operation: `${operation} (waiting for a session)`,
+                after: Duration.millis(timeoutMillis),
+                maybeExecuted: false
+              })
+          })
+        )
+      })
+
+    return {
+      get server() {
+        return server
+      },
+      current: () => current,
+      awaitSession,
+      invalidate: (session, reason) =>
+        Effect.suspend(() => {
+          if (current === session) current = undefined
+          return Deferred.succeed(session.dead, reason)
+        }),
+      status,
+      sessions: () => made
+    } satisfies Supervisor
+  })
+
+/**
+ * Pings on a fixed schedule; `misses` failed pings in a row mark the session dead.
+ */
+const healthCheck = (session: Session, health: HealthOptions) => {
+  const interval = Duration.decode(health.interval ?? Duration.seconds(30))
+  const timeout = health.timeout ?? Duration.seconds(5)
+  const misses = health.misses ?? 3
+  let missed = 0
+  const once = session.client.ping({ timeout }).pipe(
+    Effect.matchEffect({
+      onSuccess: () => Effect.sync(() => (missed = 0)),
+      onFailure: (error) =>
+        Effect.suspend(() => {
+          missed++
+          return missed < misses ? Effect.void : Deferred.succeed(
+            session.dead,
+            new McpConnectError({
+              server: session.client.server,
+              reason: "Closed",
+              detail: `the server missed ${missed} health checks in a row (last: ${error.message})`
+            })
+          )
+        })
+    })
+  )
+  // pings at interval, 2 x interval, ... on a fixed grid, whatever each ping took
+  return Effect.zipRight(Effect.sleep(interval), Effect.repeat(once, Schedule.fixed(interval))).pipe(Effect.asVoid)
+}
