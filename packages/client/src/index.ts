@@ -28,6 +28,28 @@ export * as McpServerConfig from "./McpServerConfig.js"
 /**
  * @since 0.1.0
  */
+export * as McpStatus from "./McpStatus.js"
+
+/**
+ * @since 0.1.0
+ */
+export { McpToolset } from "./McpToolset.js"
+
+/**
+ * The types of the `McpToolset` module (service, options, entries).
+ *
+ * @since 0.1.0
+ */
+export type * as McpToolsetTypes from "./McpToolset.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpToolsetConfig from "./McpToolsetConfig.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as McpTransport from "./McpTransport.js"
 
 /**

@@ -1,0 +1,149 @@
+/**
+ * McpToolset with real servers: two fixture servers and server-everything over stdio.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { RetryPolicy } from "@mcp-resilience/policy"
+import { Cause, Effect, Exit, Option } from "effect"
+import { afterEach } from "vitest"
+import * as McpServerConfig from "../src/McpServerConfig.js"
+import { McpToolset } from "../src/McpToolset.js"
+import { fixtureServer, removeStateFile, serverEverything, tempStateFile } from "./fixtures/paths.js"
+import { createServer } from "./fixtures/server.mjs"
+import { eventually, processesMentioning } from "./utils.js"
+
+const fast = RetryPolicy.make({ maxAttempts: 3, base: "20 millis", cap: "100 millis", jitter: "none" })
+
+const stateFiles: Array<string> = []
+const newState = () => {
+  const file = tempStateFile()
+  stateFiles.push(file)
+  return file
+}
+afterEach(() => {
+  for (const file of stateFiles.splice(0)) {
+    for (const pid of processesMentioning(file)) process.kill(pid, "SIGKILL")
+    removeStateFile(file)
+  }
+})
+
+const fixture = (name: string, state: string, ...flags: Array<string>) =>
+  McpServerConfig.stdio({ name, command: process.execPath, args: [fixtureServer, "--state-file", state, ...flags] })
+
+const everything = McpServerConfig.stdio({ name: "everything", command: process.execPath, args: [serverEverything] })
+
+describe("McpToolset", () => {
+  it.live("routes calls over three real servers, by prefix", () =>
+    Effect.gen(function*() {
+      const a = newState()
+      const b = newState()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const set = yield* McpToolset.make({
+          servers: [
+            { name: "a", server: fixture("a", a), policy: fast, prefix: "a" },
+            { name: "b", server: fixture("b", b), policy: fast, prefix: "b", tools: { allow: ["add", "echo"], deny: [] } },
+            { name: "everything", server: everything, policy: fast, prefix: "ev" }
+          ]
+        })
+        const list = yield* set.list
+        const names = list.map((t) => t.name)
+        assert.include(names, "a__counter")
+        assert.include(names, "b__add")
+        assert.notInclude(names, "b__counter", "filtered by allow")
+        assert.include(names, "ev__echo")
+        assert.isTrue(list.every((t) => t.status === "Connected"))
+        const sum = yield* set.call("b__add", { a: 2, b: 3 })
+        assert.deepStrictEqual(sum.structuredContent, { sum: 5 })
+        const echoed = yield* set.call("ev__echo", { message: "hi" })
+        assert.include(JSON.stringify(echoed.content), "hi")
+        const unknown = yield* Effect.flip(set.call("b__counter"))
+        assert.strictEqual(unknown._tag, "McpToolError")
+        assert.include(unknown.message, "unknown tool \"b__counter\"")
+      }))
+      assert.deepStrictEqual([...processesMentioning(a), ...processesMentioning(b)], [])
+    }))
+
+  it.live("tool name collisions are a typed error at startup, naming both servers", () =>
+    Effect.gen(function*() {
+      const exit = yield* McpToolset.make({
+        servers: [
+          { name: "a", server: fixture("a", newState()), policy: fast },
+          { name: "b", server: fixture("b", newState()), policy: fast }
+        ]
+      }).pipe(Effect.scoped, Effect.exit)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+      assert.strictEqual(error?._tag, "McpConfigError")
+      assert.include(error?.message ?? "", "tool \"echo\" is offered by both \"a\" and \"b\"")
+      assert.include(error?.message ?? "", "prefix")
+    }))
+
+  it.live("a required server that is down fails the layer with its typed error", () =>
+    Effect.gen(function*() {
+      const down = newState()
+      const exit = yield* McpToolset.make({
+        servers: [
+          { name: "up", server: fixture("up", newState()), policy: fast },
+          { name: "down", server: fixture("down", down, "--refuse-first", "100"), policy: fast, prefix: "d" }
+        ]
+      }).pipe(Effect.scoped, Effect.exit)
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      assert.strictEqual(error?._tag, "McpConnectError")
+      assert.include(error?.message ?? "", "[down]")
+      assert.deepStrictEqual(processesMentioning(down), [])
+    }))
+
+  it.live("an optional server that is down at start comes up later and its tools appear", () =>
+    Effect.gen(function*() {
+      const late = newState()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const set = yield* McpToolset.make({
+          servers: [
+            { name: "up", server: fixture("up", newState()), policy: fast },
+            {
+              name: "late",
+              server: fixture("late", late, "--refuse-first", "4"),
+              policy: fast,
+              prefix: "late",
+              startup: "optional"
+            }
+          ]
+        })
+        const first = yield* set.list
+        assert.isTrue(first.some((t) => t.name === "echo"))
+        let names: Array<string> = []
+        yield* eventually(() => {
+          names = Effect.runSync(set.list).map((t) => t.name)
+          return names.includes("late__echo")
+        }, "the optional server's tools", 20_000)
+        const echoed = yield* set.call("late__echo", { text: "finally" })
+        assert.deepStrictEqual(echoed.content, [{ type: "text", text: "finally" }])
+      }))
+    }))
+
+  it.live("20 servers with concurrency 4 never have more than 4 handshakes in flight", () =>
+    Effect.gen(function*() {
+      let inFlight = 0
+      let most = 0
+      const servers = Array.from({ length: 20 }, (_, i) => ({
+        name: `s${i}`,
+        prefix: `s${i}`,
+        policy: fast,
+        server: McpServerConfig.inMemory({
+          name: `s${i}`,
+          connect: async (transport) => {
+            inFlight++
+            most = Math.max(most, inFlight)
+            // a handshake that takes a while, so concurrent ones overlap
+            await new Promise((resolve) => setTimeout(resolve, 25))
+            await createServer({}).connect(transport)
+            inFlight--
+          }
+        })
+      }))
+      const listed = yield* Effect.scoped(
+        Effect.flatMap(McpToolset.make({ servers, concurrency: 4 }), (set) => set.list)
+      )
+      assert.strictEqual(new Set(listed.map((t) => t.server)).size, 20)
+      assert.strictEqual(most, 4)
+    }))
+})
