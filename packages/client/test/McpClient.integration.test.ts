@@ -7,19 +7,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
-import { afterEach } from "vitest"
 import * as McpClient from "../src/McpClient.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
-import {
-  fixtureServer,
-  readState,
-  removeStateFile,
-  serverEverything,
-  spawnEverythingHttp,
-  tempStateFile
-} from "./fixtures/paths.js"
+import { readState, serverEverything, spawnEverythingHttp } from "./fixtures/paths.js"
 import { startHttp } from "./fixtures/server.mjs"
-import { eventually, processesMentioning } from "./utils.js"
+import { eventually, fixture, processesMentioning, stateFiles } from "./utils.js"
 
 const fast = RetryPolicy.make({
   maxAttempts: 4,
@@ -31,26 +23,7 @@ const fast = RetryPolicy.make({
   deadline: "30 seconds"
 })
 
-const stateFiles: Array<string> = []
-const newState = () => {
-  const file = tempStateFile()
-  stateFiles.push(file)
-  return file
-}
-afterEach(() => {
-  for (const file of stateFiles.splice(0)) {
-    for (const pid of processesMentioning(file)) process.kill(pid, "SIGKILL")
-    removeStateFile(file)
-  }
-})
-
-const fixture = (stateFile: string, ...flags: Array<string>) =>
-  McpServerConfig.stdio({
-    name: "fixture",
-    command: process.execPath,
-    args: [fixtureServer, "--state-file", stateFile, ...flags],
-    shutdownGraceMillis: 500
-  })
+const newState = stateFiles()
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) =>
   Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined

@@ -9,18 +9,10 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Fiber, Ref, Stream, TestClock } from "effect"
 import * as path from "node:path"
-import { afterEach } from "vitest"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
-import {
-  fixturesDir,
-  fixtureServer,
-  readState,
-  removeStateFile,
-  spawnHttpFixture,
-  tempStateFile
-} from "./fixtures/paths.js"
-import { eventually, makeTestServer, processesMentioning, tick } from "./utils.js"
+import { fixturesDir, readState, spawnHttpFixture } from "./fixtures/paths.js"
+import { eventually, fixture, makeTestServer, processesMentioning, stateFiles, tick } from "./utils.js"
 
 const fast = RetryPolicy.make({
   maxAttempts: 5,
@@ -33,26 +25,7 @@ const fast = RetryPolicy.make({
 
 const tinyServer = path.join(fixturesDir, "tiny-server.mjs")
 
-const stateFiles: Array<string> = []
-const newState = () => {
-  const file = tempStateFile()
-  stateFiles.push(file)
-  return file
-}
-afterEach(() => {
-  for (const file of stateFiles.splice(0)) {
-    for (const pid of processesMentioning(file)) process.kill(pid, "SIGKILL")
-    removeStateFile(file)
-  }
-})
-
-const fixture = (stateFile: string, ...flags: Array<string>) =>
-  McpServerConfig.stdio({
-    name: "fixture",
-    command: process.execPath,
-    args: [fixtureServer, "--state-file", stateFile, ...flags],
-    shutdownGraceMillis: 500
-  })
+const newState = stateFiles()
 
 describe("supervision over stdio", () => {
   it.live("a killed server is replaced and the next call succeeds on a new process", () =>

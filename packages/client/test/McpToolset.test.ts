@@ -4,30 +4,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Cause, Effect, Exit, Option } from "effect"
-import { afterEach } from "vitest"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpToolset } from "../src/McpToolset.js"
-import { fixtureServer, removeStateFile, serverEverything, tempStateFile } from "./fixtures/paths.js"
+import { serverEverything } from "./fixtures/paths.js"
 import { createServer } from "./fixtures/server.mjs"
-import { eventually, processesMentioning } from "./utils.js"
+import { eventually, fixture as fixtureOf, processesMentioning, stateFiles } from "./utils.js"
 
 const fast = RetryPolicy.make({ maxAttempts: 3, base: "20 millis", cap: "100 millis", jitter: "none" })
 
-const stateFiles: Array<string> = []
-const newState = () => {
-  const file = tempStateFile()
-  stateFiles.push(file)
-  return file
-}
-afterEach(() => {
-  for (const file of stateFiles.splice(0)) {
-    for (const pid of processesMentioning(file)) process.kill(pid, "SIGKILL")
-    removeStateFile(file)
-  }
-})
+const newState = stateFiles()
 
-const fixture = (name: string, state: string, ...flags: Array<string>) =>
-  McpServerConfig.stdio({ name, command: process.execPath, args: [fixtureServer, "--state-file", state, ...flags] })
+const fixture = (name: string, state: string, ...flags: Array<string>) => ({ ...fixtureOf(state, ...flags), name })
 
 const everything = McpServerConfig.stdio({ name: "everything", command: process.execPath, args: [serverEverything] })
 
@@ -40,7 +27,13 @@ describe("McpToolset", () => {
         const set = yield* McpToolset.make({
           servers: [
             { name: "a", server: fixture("a", a), policy: fast, prefix: "a" },
-            { name: "b", server: fixture("b", b), policy: fast, prefix: "b", tools: { allow: ["add", "echo"], deny: [] } },
+            {
+              name: "b",
+              server: fixture("b", b),
+              policy: fast,
+              prefix: "b",
+              tools: { allow: ["add", "echo"], deny: [] }
+            },
             { name: "everything", server: everything, policy: fast, prefix: "ev" }
           ]
         })
@@ -111,10 +104,14 @@ describe("McpToolset", () => {
         const first = yield* set.list
         assert.isTrue(first.some((t) => t.name === "echo"))
         let names: Array<string> = []
-        yield* eventually(() => {
-          names = Effect.runSync(set.list).map((t) => t.name)
-          return names.includes("late__echo")
-        }, "the optional server's tools", 20_000)
+        yield* eventually(
+          () => {
+            names = Effect.runSync(set.list).map((t) => t.name)
+            return names.includes("late__echo")
+          },
+          "the optional server's tools",
+          20_000
+        )
         const echoed = yield* set.call("late__echo", { text: "finally" })
         assert.deepStrictEqual(echoed.content, [{ type: "text", text: "finally" }])
       }))

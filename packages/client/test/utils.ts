@@ -2,10 +2,12 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { Chunk, Clock, Effect, Fiber, TestClock } from "effect"
 import type { Duration } from "effect"
 import * as fs from "node:fs"
+import { afterEach } from "vitest"
 import { z } from "zod"
 import type { McpAuthError, McpConnectError } from "../src/McpError.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import * as McpTransport from "../src/McpTransport.js"
+import { fixtureServer, removeStateFile, tempStateFile } from "./fixtures/paths.js"
 
 /** A small in-process server: `add` (structured), `echo`, `fail` (isError), `slow` (honours cancellation). */
 export const makeTestServer = (
@@ -127,4 +129,32 @@ export const eventually = (condition: () => boolean, what: string, timeoutMs = 1
       if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
+  })
+
+/**
+ * Unique state files for fixture servers, cleaned after each test: any process still running
+ * with the file in its arguments is killed, and the file removed.
+ */
+export const stateFiles = () => {
+  const files: Array<string> = []
+  afterEach(() => {
+    for (const file of files.splice(0)) {
+      for (const pid of processesMentioning(file)) process.kill(pid, "SIGKILL")
+      removeStateFile(file)
+    }
+  })
+  return () => {
+    const file = tempStateFile()
+    files.push(file)
+    return file
+  }
+}
+
+/** The fixture server as a stdio child, with its state in `stateFile`. */
+export const fixture = (stateFile: string, ...flags: Array<string>) =>
+  McpServerConfig.stdio({
+    name: "fixture",
+    command: process.execPath,
+    args: [fixtureServer, "--state-file", stateFile, ...flags],
+    shutdownGraceMillis: 500
   })
