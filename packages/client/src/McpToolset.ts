@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
 import { CircuitBreaker, type RetryPolicy } from "@mcp-resilience/policy"
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js"
-import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -196,7 +196,9 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       for (const [entry, tools] of started) {
         const status = (yield* tools.status)._tag
         for (const tool of yield* tools.tools) {
-          if (allowed(entry, tool.name)) out.push({ name: exposedName(entry, tool.name), server: entry.name, tool, status })
+          if (allowed(entry, tool.name)) {
+            out.push({ name: exposedName(entry, tool.name), server: entry.name, tool, status })
+          }
         }
       }
       return out
@@ -207,7 +209,13 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         const route = routes.get(name)
         if (route === undefined) {
           return Effect.fail(
-            new McpToolError({ server: "toolset", tool: name, reason: "UnknownTool", content: [], knownTools: [...routes.keys()] })
+            new McpToolError({
+              server: "toolset",
+              tool: name,
+              reason: "UnknownTool",
+              content: [],
+              knownTools: [...routes.keys()]
+            })
           )
         }
         return servers.get(route.server)!.call(route.tool, args, callOptions)

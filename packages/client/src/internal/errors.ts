@@ -26,7 +26,9 @@ const systemCode = (u: unknown): string | undefined => {
   for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
     const code = codeOf(current)
     if (typeof code === "string") return code
-    current = (current as { cause?: unknown }).cause
+    // "localhost" tries ::1 and 127.0.0.1: fetch reports an AggregateError of both refusals
+    const errors = (current as { errors?: unknown }).errors
+    current = Array.isArray(errors) && errors.length > 0 ? errors[0] : (current as { cause?: unknown }).cause
   }
   return undefined
 }

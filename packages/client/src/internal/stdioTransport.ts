@@ -192,7 +192,8 @@ export class StdioTransport implements Transport {
   })
 
   private waitExit(grace: Duration.Duration): Effect.Effect<boolean> {
-    return this.awaitExit.pipe(
+    // interruptible inside the uninterruptible shutdown, so that the grace timeout can end the wait
+    return Effect.interruptible(this.awaitExit).pipe(
       Effect.as(true),
       Effect.timeoutTo({ duration: grace, onTimeout: () => false, onSuccess: () => true })
     )

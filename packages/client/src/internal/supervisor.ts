@@ -71,6 +71,9 @@ const DEFAULT_RESET_AFTER = Duration.seconds(60)
 export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpClient.ConnectError, Scope.Scope> =>
   Effect.gen(function*() {
     const layerScope = yield* Effect.scope
+    // sessions live in their own scope, made before the supervising fiber is forked: on shutdown
+    // the fiber is interrupted first, so closing a session cannot look like a lost one
+    const sessionsScope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
     const clock = yield* Effect.clock
     const policy = options.policy
     const status = yield* SubscriptionRef.make<Status>(Status.Connecting({ attempt: 1 }))
@@ -83,7 +86,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
     const setStatus = (s: Status) => SubscriptionRef.set(status, s)
 
     const connectSession = Effect.gen(function*() {
-      const scope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
+      const scope = yield* Scope.fork(sessionsScope, ExecutionStrategy.sequential)
       const client = yield* McpClient.make(options.server, {
         ...options,
         onRetry: (step) =>
