@@ -48,10 +48,10 @@ describe("probe", () => {
     ])
     expect(result.code, result.stderr).toBe(0)
     // progress on stderr, as plain lines (not a terminal)
-    expect(result.stderr).toContain("connecting to server.mjs: attempt 1/5")
-    expect(result.stderr).toMatch(/✗ attempt 1\/5 failed \(McpConnectError\.Closed\): .*refusing start 1 of 2/)
-    expect(result.stderr).toMatch(/next attempt 2\/5 in \d+ms/)
-    expect(result.stderr).toMatch(/✗ attempt 2\/5 failed .*refusing start 2 of 2/)
+    expect(result.stderr).toContain("connecting to server.mjs: attempt 1/10")
+    expect(result.stderr).toMatch(/✗ attempt 1\/10 failed \(McpConnectError\.Closed\): .*refusing start 1 of 2/)
+    expect(result.stderr).toMatch(/next attempt 2\/10 in \d+ms/)
+    expect(result.stderr).toMatch(/✗ attempt 2\/10 failed .*refusing start 2 of 2/)
     expect(result.stderr).toMatch(/✓ connected to server\.mjs after 3 attempts/)
     // eslint-disable-next-line no-control-regex
     expect(result.stderr).not.toMatch(/\x1b\[/) // no escape codes off a terminal
@@ -230,7 +230,7 @@ describe("watch and Ctrl-C", () => {
       "--jitter",
       "none"
     ])
-    await cli.waitFor(/next attempt 2\/5 in 20s/)
+    await cli.waitFor(/next attempt 2\/10 in 20s/)
     const sent = performance.now()
     cli.child.kill("SIGINT")
     const { at, code } = await cli.exited
@@ -242,7 +242,7 @@ describe("watch and Ctrl-C", () => {
   it("exits 130 within a second on SIGINT during an attempt, and stops the server", async () => {
     const mark = marker()
     const cli = startCli(["probe", "--stdio", fixtureCommand(mark, ["--hang-initialize"])])
-    await cli.waitFor(/attempt 1\/5/)
+    await cli.waitFor(/attempt 1\/10/)
     // wait until the server is up and waiting in `initialize` (the CLI's own command line has the marker too)
     const server = () => processesWith(mark).filter((pid) => pid !== cli.child.pid)
     for (let i = 0; i < 200 && server().length === 0; i++) await new Promise((r) => setTimeout(r, 50))
@@ -308,9 +308,9 @@ describe("progress on a terminal", () => {
       expect(code, raw).toBe(0)
       // the live line is redrawn in place: carriage return, erase line
       expect(raw).toContain("\r\x1b[2K")
-      expect(raw).toMatch(/connecting to .*server\.mjs.*: attempt 1\/5/)
+      expect(raw).toMatch(/connecting to .*server\.mjs.*: attempt 1\/10/)
       // a countdown that goes down while waiting
-      const counts = [...raw.matchAll(/next attempt 2\/5 in .*?(\d+(?:\.\d)?)(ms|s)/g)].map((m) =>
+      const counts = [...raw.matchAll(/next attempt 2\/10 in .*?(\d+(?:\.\d)?)(ms|s)/g)].map((m) =>
         Number(m[1]) * (m[2] === "s" ? 1000 : 1)
       )
       expect(counts.length).toBeGreaterThan(3)
@@ -318,7 +318,7 @@ describe("progress on a terminal", () => {
       expect(counts[0]).toBeLessThanOrEqual(1500)
       // the kept lines, in colour
       // eslint-disable-next-line no-control-regex
-      expect(raw).toMatch(/\x1b\[31m✗\x1b\[39m attempt 1\/5 failed/)
+      expect(raw).toMatch(/\x1b\[31m✗\x1b\[39m attempt 1\/10 failed/)
       // eslint-disable-next-line no-control-regex
       expect(raw).toMatch(/\x1b\[32m✓\x1b\[39m connected to \x1b\[1mserver\.mjs\x1b\[22m after 2 attempts/)
 
@@ -328,7 +328,7 @@ describe("progress on a terminal", () => {
       )
         // eslint-disable-next-line no-control-regex
         .map((line) => line.replace(/\x1b\[[0-9;]*m/g, ""))
-      expect(screen[0]).toMatch(/^✗ attempt 1\/5 failed \(McpConnectError\.Closed\)/)
+      expect(screen[0]).toMatch(/^✗ attempt 1\/10 failed \(McpConnectError\.Closed\)/)
       expect(screen[1]).toMatch(/^✓ connected to server\.mjs after 2 attempts/)
       expect(screen).toContainEqual(expect.stringMatching(/^add\s+readOnly, idempotent\s+Adds two numbers\.$/))
     } finally {

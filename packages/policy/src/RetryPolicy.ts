@@ -78,10 +78,10 @@ export type RetryOn = "transient" | "always" | "never"
  * @category models
  */
 export class RetryPolicy extends Schema.Class<RetryPolicy>("@mcp-resilience/policy/RetryPolicy")({
-  maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), { exact: true, default: () => 5 }),
+  maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), { exact: true, default: () => 10 }),
   base: Schema.optionalWith(DurationField, { exact: true, default: () => Duration.seconds(1) }),
   factor: Schema.optionalWith(Schema.Finite.pipe(Schema.greaterThanOrEqualTo(1)), { exact: true, default: () => 2 }),
-  cap: Schema.optionalWith(DurationField, { exact: true, default: () => Duration.seconds(10) }),
+  cap: Schema.optionalWith(DurationField, { exact: true, default: () => Duration.seconds(30) }),
   jitter: Schema.optionalWith(Schema.Literal(...Backoff.jitters), { exact: true, default: () => "full" as const }),
   attemptTimeout: Schema.optionalWith(DurationField, { exact: true, default: () => Duration.seconds(30) }),
   deadline: Schema.optionalWith(DurationField, { exact: true, default: () => Duration.seconds(60) }),
@@ -92,7 +92,7 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("@mcp-resilience/poli
   honorRetryAfter: Schema.optionalWith(Schema.Boolean, { exact: true, default: () => true })
 }) {
   /**
-   * 5 attempts, 1 s base, x2, 10 s cap, full jitter, 30 s per attempt, 60 s total, transient errors, Retry-After honoured.
+   * 10 attempts, 1 s base, x2, 30 s cap, full jitter, 30 s per attempt, 60 s total, transient errors, Retry-After honoured.
    *
    * @since 0.1.0
    * @category constructors

@@ -485,8 +485,8 @@ describe("RetryPolicy.retry with a budget", () => {
       const y = yield* drive(RetryPolicy.retry(b.effect, noJitter(), { onTimeout, budget: RetryBudget.unlimited }))
       assertEquals(x.exit, y.exit)
       const relative = (xs: ReadonlyArray<number>) => xs.map((t) => t - xs[0]!)
-      assert.deepStrictEqual(relative(yield* a.starts), [0, 1000, 3000, 7000, 15000])
-      assert.deepStrictEqual(relative(yield* b.starts), [0, 1000, 3000, 7000, 15000])
+      assert.deepStrictEqual(relative(yield* a.starts), [0, 1000, 3000, 7000, 15000, 31000])
+      assert.deepStrictEqual(relative(yield* b.starts), [0, 1000, 3000, 7000, 15000, 31000])
     }))
 })
 
@@ -508,7 +508,7 @@ describe("RetryPolicy.schedule", () => {
       const [first, second] = all
       assert.deepStrictEqual(
         { attempt: first.attempt, maxAttempts: first.maxAttempts, delay: Duration.toMillis(first.delay) },
-        { attempt: 2, maxAttempts: 5, delay: 1000 }
+        { attempt: 2, maxAttempts: 10, delay: 1000 }
       )
       assertEquals(first.error, transient(1))
       assertEquals(second.error, transient(2))
@@ -566,10 +566,10 @@ describe("RetryPolicy schema", () => {
           deadline: Duration.toMillis(d.deadline)
         },
         {
-          maxAttempts: 5,
+          maxAttempts: 10,
           base: 1000,
           factor: 2,
-          cap: 10_000,
+          cap: 30_000,
           jitter: "full",
           attemptTimeout: 30_000,
           deadline: 60_000,
@@ -586,7 +586,7 @@ describe("RetryPolicy schema", () => {
       assert.strictEqual(Duration.toMillis(policy.base), 250)
       assert.strictEqual(Duration.toMillis(policy.deadline), 120_000)
       assert.strictEqual(policy.jitter, "equal")
-      assert.strictEqual(policy.maxAttempts, 5)
+      assert.strictEqual(policy.maxAttempts, 10)
       assert.throws(() => RetryPolicy.make({ maxAttempts: 0 }), /maxAttempts/)
       assert.throws(() => RetryPolicy.make({ factor: 0.5 }), /factor/)
     }))
@@ -639,7 +639,7 @@ describe("RetryPolicy schema", () => {
       const json = JSON.stringify(yield* Schema.encode(RetryPolicy.RetryPolicy)(policy))
       assert.strictEqual(
         json,
-        "{\"maxAttempts\":7,\"base\":250,\"factor\":2,\"cap\":10000,\"jitter\":\"decorrelated\",\"attemptTimeout\":30000,\"deadline\":60000,\"retryOn\":\"always\",\"honorRetryAfter\":true}"
+        "{\"maxAttempts\":7,\"base\":250,\"factor\":2,\"cap\":30000,\"jitter\":\"decorrelated\",\"attemptTimeout\":30000,\"deadline\":60000,\"retryOn\":\"always\",\"honorRetryAfter\":true}"
       )
       assert.isTrue(Equal.equals(yield* RetryPolicy.decodeUnknown(JSON.parse(json)), policy))
     }))

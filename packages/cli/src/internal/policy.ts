@@ -57,11 +57,11 @@ export const durationOption = (name: string, description: string) =>
 /** The policy flags; each overrides one field of the server's policy (or of `RetryPolicy.default`). */
 export const policyOptions = {
   attempts: Options.integer("attempts").pipe(
-    Options.withDescription("Connection attempts in total, the first included (default 5)."),
+    Options.withDescription("Connection attempts in total, the first included (default 10)."),
     Options.optional
   ),
   base: durationOption("base", "The first backoff delay (default 1s)."),
-  cap: durationOption("cap", "The longest backoff delay (default 10s)."),
+  cap: durationOption("cap", "The longest backoff delay (default 30s)."),
   jitter: Options.choice("jitter", Backoff.jitters).pipe(
     Options.withDescription("How delays are randomized (default full)."),
     Options.optional
