@@ -9,12 +9,15 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import { bounded } from "./internal/release.js"
 import { defaultEnvironment, StdioTransport } from "./internal/stdioTransport.js"
 import { type McpAuthError, McpConnectError } from "./McpError.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
@@ -93,7 +96,69 @@ const unredact = (record: Readonly<Record<string, Redacted.Redacted<string>>>): 
   return out
 }
 
-/** A fetch that remembers the last non-2xx answer (status, Retry-After) for error mapping. */
+/** The ids of the JSON-RPC requests in a POST body. */
+const requestIds = (body: unknown): Array<string | number> => {
+  if (typeof body !== "string") return []
+  try {
+    const parsed: unknown = JSON.parse(body)
+    return (Array.isArray(parsed) ? parsed : [parsed]).flatMap((message) =>
+      typeof message === "object" && message !== null && "method" in message && "id" in message &&
+        (typeof message.id === "string" || typeof message.id === "number")
+        ? [message.id]
+        : []
+    )
+  } catch {
+    return []
+  }
+}
+
+/**
+ * The event stream of a POST's answer, as the SDK reads it, except when the connection breaks
+ * before the stream carried an event id: the SDK then cannot resume it and would leave its
+ * requests waiting for an answer that can no longer come (until their deadline, reported as
+ * a timeout). Instead the stream ends with a `ConnectionClosed` error for each request of the
+ * POST, so they fail at once as closed connections (`maybeExecuted`). A request already
+ * answered on the stream ignores its extra error (the SDK drops answers to unknown ids).
+ */
+const ID_FIELD = Buffer.from("id:")
+const NEWLINE_ID_FIELD = Buffer.from("\nid:")
+
+const endOnBreak = (body: ReadableStream<Uint8Array>, ids: ReadonlyArray<string | number>) => {
+  const reader = body.getReader()
+  const encoder = new TextEncoder()
+  let resumable = false
+  let lineStart = true
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) return controller.close()
+        // an `id:` field (searched in the bytes: a large answer is not decoded twice)
+        const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+        resumable ||= (lineStart && bytes.subarray(0, 3).equals(ID_FIELD)) || bytes.includes(NEWLINE_ID_FIELD)
+        if (bytes.length > 0) lineStart = bytes[bytes.length - 1] === 10
+        controller.enqueue(value)
+      } catch (error) {
+        if (resumable) return controller.error(error)
+        const detail = `the connection broke before the answer (${error instanceof Error ? error.message : "error"})`
+        // a blank line first ends an event cut in half (the SDK drops it as invalid)
+        const events = ids.map((id) =>
+          `data: ${
+            JSON.stringify({ jsonrpc: "2.0", id, error: { code: ErrorCode.ConnectionClosed, message: detail } })
+          }\n\n`
+        )
+        controller.enqueue(encoder.encode(`\n\n${events.join("")}`))
+        controller.close()
+      }
+    },
+    cancel: (reason) => reader.cancel(reason)
+  })
+}
+
+/**
+ * A fetch that remembers the last non-2xx answer (status, Retry-After) for error mapping, and
+ * ends the requests of a POST whose event stream broke (see `endOnBreak`).
+ */
 const recordingFetch = () => {
   let last: HttpExchange | undefined
   const fetchFn = async (url: string | URL, init?: RequestInit): Promise<Response> => {
@@ -104,13 +169,52 @@ const recordingFetch = () => {
         retryAfter: parseRetryAfter(response.headers.get("retry-after")),
         sessionId: new Headers(init?.headers).get("mcp-session-id") ?? undefined
       }
+      return response
     }
-    return response
+    const ids = init?.method === "POST" ? requestIds(init.body) : []
+    if (
+      ids.length === 0 || response.body === null || !response.headers.get("content-type")?.includes("text/event-stream")
+    ) {
+      return response
+    }
+    return new Response(endOnBreak(response.body, ids), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers
+    })
   }
   return { fetchFn, last: () => last }
 }
 
 const HTTP_CLOSE_BOUND = Duration.seconds(2)
+
+/** A step of a release, bounded in time (see `bounded`): fails with a `TimeoutException` after the bound. */
+const boundedClose = <A, E>(close: Effect.Effect<A, E>) =>
+  Effect.flatten(
+    bounded(Effect.map(close, Effect.succeed), HTTP_CLOSE_BOUND, () => Effect.fail(new Cause.TimeoutException()))
+  )
+
+/**
+ * DELETEs a Streamable HTTP session. Not the SDK's `terminateSession`: it sends the request
+ * with the transport's own AbortSignal, which `Client.connect` has already aborted (it closes
+ * the transport) when the handshake failed or was interrupted after the server had assigned
+ * a session, so the session would stay open on the server; and it cannot be aborted when the
+ * release's time bound runs out, leaving the request (and its socket) behind.
+ */
+const deleteSession = async (
+  config: McpServerConfig.Http | McpServerConfig.Sse,
+  transport: StreamableHTTPClientTransport,
+  sessionId: string,
+  signal: AbortSignal
+): Promise<void> => {
+  const headers = new Headers(unredact(config.headers))
+  headers.set("mcp-session-id", sessionId)
+  if (transport.protocolVersion !== undefined) headers.set("mcp-protocol-version", transport.protocolVersion)
+  const response = await fetch(config.url, { method: "DELETE", headers, signal, redirect: "manual" })
+  await response.body?.cancel()
+  // 405: the server does not support ending sessions
+  if (!response.ok && response.status !== 405) throw new Error(`DELETE of the session answered ${response.status}`)
+}
 
 const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: string) =>
   Effect.acquireRelease(
@@ -127,13 +231,13 @@ const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: st
       Effect.gen(function*() {
         if (transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined) {
           // the specification asks clients to DELETE the session they no longer need
-          yield* Effect.tryPromise(() => transport.terminateSession()).pipe(
-            Effect.timeout(HTTP_CLOSE_BOUND),
+          const sessionId = transport.sessionId
+          yield* boundedClose(Effect.tryPromise((signal) => deleteSession(config, transport, sessionId, signal))).pipe(
             Effect.catchAll((error) => Effect.logDebug("could not delete the HTTP session", error)),
             Effect.annotateLogs("server", server)
           )
         }
-        yield* Effect.tryPromise(() => transport.close()).pipe(Effect.timeout(HTTP_CLOSE_BOUND), Effect.ignore)
+        yield* boundedClose(Effect.tryPromise(() => transport.close())).pipe(Effect.ignore)
       })
   )
 
@@ -181,8 +285,7 @@ const openInMemory = (config: McpServerConfig.InMemory, server: string) =>
         })
     })
     yield* Effect.addFinalizer(() =>
-      Effect.promise(() => Promise.allSettled([clientSide.close(), serverSide.close()])).pipe(
-        Effect.timeout(HTTP_CLOSE_BOUND),
+      boundedClose(Effect.promise(() => Promise.allSettled([clientSide.close(), serverSide.close()]))).pipe(
         Effect.ignore
       )
     )

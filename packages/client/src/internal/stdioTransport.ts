@@ -5,12 +5,17 @@
  *
  * @internal
  */
-import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js"
+import {
+  deserializeMessage,
+  serializeMessage,
+  STDIO_DEFAULT_MAX_BUFFER_SIZE
+} from "@modelcontextprotocol/sdk/shared/stdio.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { bounded } from "./release.js"
 
 const SAFE_ENV = ["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"] as const
 
@@ -39,6 +44,47 @@ export interface StdioOptions {
 const STDERR_TAIL_LINES = 20
 const MAX_LINE = 500
 
+/**
+ * Splits stdout into lines, at most `max` bytes each. Not the SDK's `ReadBuffer`: it copies the
+ * whole buffer on every chunk, so a long line costs time quadratic in its length (a 10 MiB line
+ * in 64 KiB chunks copies about a gigabyte, seconds on a busy machine, past the call deadline).
+ * Here the chunks of a line are joined once, when its newline arrives.
+ */
+class LineBuffer {
+  private chunks: Array<Buffer> = []
+  private size = 0
+
+  constructor(readonly max: number) {}
+
+  /** The complete lines in `chunk`, and whether a line grew past `max` (it is dropped). */
+  push(chunk: Buffer): { readonly lines: Array<string>; readonly overflow: boolean } {
+    const lines: Array<string> = []
+    let overflow = false
+    let start = 0
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+      const part = chunk.subarray(start, nl)
+      if (this.size + part.length > this.max) overflow = true
+      else {
+        const line = this.chunks.length === 0 ? part : Buffer.concat([...this.chunks, part])
+        lines.push(line.toString("utf8").replace(/\r$/, ""))
+      }
+      this.chunks = []
+      this.size = 0
+      start = nl + 1
+    }
+    if (start < chunk.length) {
+      this.chunks.push(chunk.subarray(start))
+      this.size += chunk.length - start
+    }
+    if (this.size > this.max) {
+      overflow = true
+      this.chunks = []
+      this.size = 0
+    }
+    return { lines, overflow }
+  }
+}
+
 /** @internal */
 export class StdioTransport implements Transport {
   onclose?: (() => void) | undefined
@@ -49,7 +95,7 @@ export class StdioTransport implements Transport {
   exitCode: number | null = null
   exitSignal: NodeJS.Signals | null = null
   exited = false
-  private readonly readBuffer = new ReadBuffer()
+  private readonly lineBuffer = new LineBuffer(STDIO_DEFAULT_MAX_BUFFER_SIZE)
   private readonly stderrTail: Array<string> = []
   private stderrPartial = ""
   private readonly exitWaiters: Array<() => void> = []
@@ -120,25 +166,23 @@ export class StdioTransport implements Transport {
   }
 
   private onStdout(chunk: Buffer): void {
-    try {
-      this.readBuffer.append(chunk)
-    } catch (error) {
-      // the server wrote more than the buffer holds without a newline
-      this.onerror?.(error as Error)
-      this.child?.kill("SIGKILL")
-      return
-    }
-    while (true) {
-      let message: JSONRPCMessage | null
+    const { lines, overflow } = this.lineBuffer.push(chunk)
+    for (const line of lines) {
+      let message: JSONRPCMessage
       try {
-        message = this.readBuffer.readMessage()
+        message = deserializeMessage(line)
       } catch (error) {
-        this.options.onInvalidMessage(String((error as { input?: unknown }).input ?? ""), error)
+        this.options.onInvalidMessage(line, error)
         this.onerror?.(error as Error)
         continue
       }
-      if (message === null) break
       this.onmessage?.(message)
+    }
+    if (overflow && !this.exited) {
+      // the server wrote more than a message may hold without a newline: the stream cannot be
+      // resynchronised, so the session ends (its requests fail as a closed connection)
+      this.onerror?.(new Error(`the server wrote a line longer than ${STDIO_DEFAULT_MAX_BUFFER_SIZE} bytes`))
+      this.child?.kill("SIGKILL")
     }
   }
 
@@ -192,11 +236,8 @@ export class StdioTransport implements Transport {
   })
 
   private waitExit(grace: Duration.Duration): Effect.Effect<boolean> {
-    // interruptible inside the uninterruptible shutdown, so that the grace timeout can end the wait
-    return Effect.interruptible(this.awaitExit).pipe(
-      Effect.as(true),
-      Effect.timeoutTo({ duration: grace, onTimeout: () => false, onSuccess: () => true })
-    )
+    // the grace timeout must end the wait, and an interruption of the program must not
+    return bounded(Effect.as(this.awaitExit, true), grace, () => false)
   }
 
   private signal(signal: NodeJS.Signals): Effect.Effect<void> {
