@@ -24,7 +24,7 @@ import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { Deadlines } from "./internal/deadlines.js"
-import { connectError, requestError } from "./internal/errors.js"
+import { connectError, requestError, unchecked } from "./internal/errors.js"
 import { RequestSignal, type UnguardedCallTool, unguardedCallTool } from "./internal/request.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import { McpConnectError, McpTimeoutError } from "./McpError.js"
@@ -163,7 +163,7 @@ const handshake = (config: McpServerConfig.McpServerConfig, server: string, opti
             server,
             reason: "Closed",
             detail: opened.describeClose?.() ?? "the transport closed"
-          })
+          }, unchecked)
         )
       )
     }

@@ -33,6 +33,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Tracer from "effect/Tracer"
 import { type CallHandle, noCancel, unguardedCallTool } from "./internal/request.js"
 import { type HealthOptions, make as makeSupervisor, type Session } from "./internal/supervisor.js"
+import { toolsChanged } from "./internal/toolsChanged.js"
 import type * as McpClient from "./McpClient.js"
 import {
   isTransient,
@@ -189,10 +190,14 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
   Effect.gen(function*() {
     const toolsRef = yield* SubscriptionRef.make<ReadonlyArray<Tool>>([])
     let byName = new Map<string, Tool>()
+    // the service, once made: the key of its listener in `toolsChanged`
+    const self: { service?: Service } = {}
     const remember = (tools: ReadonlyArray<Tool>) =>
       Effect.suspend(() => {
         byName = new Map(tools.map((tool) => [tool.name, tool]))
-        return Effect.as(SubscriptionRef.set(toolsRef, tools), tools)
+        const set = Effect.as(SubscriptionRef.set(toolsRef, tools), tools)
+        const listener = self.service === undefined ? undefined : toolsChanged.get(self.service)
+        return listener === undefined ? set : Effect.zipLeft(set, listener(tools))
       })
     const listOn = (session: Session) => Effect.flatMap(session.client.listTools(), remember)
     const debounce = options.refreshDebounce ?? Duration.millis(100)
@@ -489,7 +494,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           : Effect.mapError(decode(result.structuredContent), (cause) => decodeError(supervisor.server, name, cause)))
     }
 
-    return {
+    const service = {
       get server() {
         return supervisor.server
       },
@@ -504,6 +509,8 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       sessions: Effect.sync(() => supervisor.sessions()),
       call: call as Service["call"]
     } satisfies Service
+    self.service = service
+    return service
   })
 
 /**

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { toolsChanged } from "./internal/toolsChanged.js"
 import type * as McpClient from "./McpClient.js"
 import { McpConfigError, McpToolError } from "./McpError.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
@@ -172,24 +173,27 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       return clashes
     })
 
-    const clashes = yield* rebuild
+    // later changes (a server coming up, a tool list changing) rebuild the table, one rebuild at a
+    // time; clashes then are logged. Registered before the first rebuild, so no change falls between.
+    const rebuilding = yield* Effect.makeSemaphore(1)
+    const onChange = () =>
+      rebuilding.withPermits(1)(rebuild).pipe(
+        Effect.flatMap((later) =>
+          later.length === 0
+            ? Effect.void
+            : Effect.logWarning(`tool name clash; the first server keeps the name: ${later.join("; ")}`)
+        )
+      )
+    for (const [, tools] of started) toolsChanged.set(tools, onChange)
+    yield* Effect.addFinalizer(() => Effect.sync(() => started.forEach(([, tools]) => toolsChanged.delete(tools))))
+
+    const clashes = yield* rebuilding.withPermits(1)(rebuild)
     if (clashes.length > 0) {
       return yield* new McpConfigError({
         path: "servers",
         reason: `${clashes.join("; ")}; give one of them a "prefix" or filter its tools with "allow"/"deny"`
       })
     }
-    // later changes (a server coming up, a tool list changing) rebuild the table; clashes then are logged
-    yield* Stream.mergeAll(started.map(([, tools]) => Stream.drop(tools.toolsChanges, 1)), { concurrency: "unbounded" })
-      .pipe(
-        Stream.runForEach(() =>
-          Effect.flatMap(rebuild, (later) =>
-            later.length === 0
-              ? Effect.void
-              : Effect.logWarning(`tool name clash; the first server keeps the name: ${later.join("; ")}`))
-        ),
-        Effect.forkScoped
-      )
 
     const list = Effect.gen(function*() {
       const out: Array<ToolEntry> = []

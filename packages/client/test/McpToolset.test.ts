@@ -3,7 +3,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option, Schedule } from "effect"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpToolset } from "../src/McpToolset.js"
 import { serverEverything } from "./fixtures/paths.js"
@@ -114,6 +114,28 @@ describe("McpToolset", () => {
         )
         const echoed = yield* set.call("late__echo", { text: "finally" })
         assert.deepStrictEqual(echoed.content, [{ type: "text", text: "finally" }])
+      }))
+    }))
+
+  it.live("a tool a server adds later (tools/list_changed) is routed, with its prefix", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const set = yield* McpToolset.make({
+          servers: [
+            { name: "a", server: fixture("a", newState()), policy: fast, prefix: "a" },
+            { name: "b", server: fixture("b", newState()), policy: fast, prefix: "b" }
+          ],
+          defaults: { refreshDebounce: "20 millis" }
+        })
+        const unknown = yield* Effect.flip(set.call("b__brand_new", { text: "hi" }))
+        assert.strictEqual(unknown._tag, "McpToolError")
+        yield* set.call("b__set_tools", { add: ["brand_new"] })
+        // the routing table is rebuilt once the refreshed list arrives
+        const result = yield* set.call("b__brand_new", { text: "hi" }).pipe(
+          Effect.retry(Schedule.intersect(Schedule.spaced("20 millis"), Schedule.recurs(500)))
+        )
+        assert.include(JSON.stringify(result.content), "brand_new: hi")
+        assert.notInclude(Effect.runSync(set.list).map((t) => t.name), "a__brand_new")
       }))
     }))
 

@@ -46,6 +46,18 @@ const httpStatus = (u: unknown): number | undefined => {
     : undefined
 }
 
+/**
+ * The construction options of errors made on every session close: no validation. Effect's Schema
+ * class constructor validates its props with a validator it compiles again on each construction
+ * when a field is a transformation (as `McpConnectError`'s `cause` and `retryAfter` are): about
+ * 50 µs, and one entry per schema node in `ParseResult`'s memo WeakMap, whose table then keeps
+ * growing (by 1.5 MiB over 10,000 connect/close cycles). The props are typed, so the check adds
+ * nothing here.
+ *
+ * @internal
+ */
+export const unchecked = { disableValidation: true } as const
+
 /** True when the error says the message never left the client. */
 export const notSent = (u: unknown): boolean => {
   const code = systemCode(u)

@@ -20,6 +20,7 @@ import { McpConnectError, type McpError, McpTimeoutError } from "../McpError.js"
 import * as McpError_ from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
+import { unchecked } from "./errors.js"
 
 /** @internal */
 export interface HealthOptions {
@@ -199,7 +200,10 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
       Effect.suspend(() => {
         current = undefined
         return Effect.zipRight(
-          Deferred.fail(next, new McpConnectError({ server, reason: "Closed", detail: "the layer was closed" })),
+          Deferred.fail(
+            next,
+            new McpConnectError({ server, reason: "Closed", detail: "the layer was closed" }, unchecked)
+          ),
           setStatus(Status.Closed({ error: undefined }))
         )
       })
