@@ -1,0 +1,333 @@
+/**
+ * Turns the samples into rows (numbers, ratios, target, met or missed), a console table and the
+ * Markdown of `docs/benchmarks.md`.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import type {
+  Connect,
+  ConnectOptions,
+  LatencyOptions,
+  Samples,
+  Side,
+  ThroughputOptions,
+  Transport
+} from "./scenarios.js"
+import { median, p99 } from "./stats.js"
+
+export interface Row {
+  readonly transport: string
+  readonly measure: string
+  readonly raw: string
+  /** The raw SDK called from an Effect program; `-` where not measured (connect). */
+  readonly rawInEffect: string
+  readonly ours: string
+  /** `ours / raw` for times; `ours as a fraction of raw` for throughput. */
+  readonly ratio: string
+  readonly target: string
+  readonly result: "met" | "missed" | "-"
+  /** The same ratio against the raw SDK in Effect: what mcp-resilience itself adds. */
+  readonly ratioInEffect: string
+}
+
+const micros = (millis: number) => `${(millis * 1000).toFixed(millis < 1 ? 1 : 0)} µs`
+const millis = (value: number) => `${value.toFixed(1)} ms`
+const rate = (value: number) => `${Math.round(value).toLocaleString("en-US")}/s`
+const times = (ratio: number) => `${ratio.toFixed(2)}x`
+const fraction = (ratio: number) => ratio.toFixed(2)
+
+/** Time rows: lower is better, the ratio is `ours / raw`, judged against `max` when given. */
+const timeRow = (
+  transport: string,
+  measure: string,
+  values: { readonly raw: number; readonly rawInEffect?: number | undefined; readonly ours: number },
+  format: (n: number) => string,
+  max?: number
+): Row => {
+  const ratio = values.ours / values.raw
+  return {
+    transport,
+    measure,
+    raw: format(values.raw),
+    rawInEffect: values.rawInEffect === undefined ? "-" : format(values.rawInEffect),
+    ours: format(values.ours),
+    ratio: times(ratio),
+    target: max === undefined ? "-" : `<= ${times(max)}`,
+    result: max === undefined ? "-" : ratio <= max ? "met" : "missed",
+    ratioInEffect: values.rawInEffect === undefined ? "-" : times(values.ours / values.rawInEffect)
+  }
+}
+
+/** What one run measured; a section is missing when `--only` left it out. */
+export interface Results {
+  readonly latency: { readonly [T in Transport]?: Samples | undefined }
+  readonly throughput: { readonly [T in Transport]?: Samples | undefined }
+  readonly connect: Connect | undefined
+  readonly concurrency: number
+}
+
+const TRANSPORTS: ReadonlyArray<Transport> = ["in-memory", "stdio"]
+
+/** The issue's targets: latency medians within 1.5x (in memory) and 1.10x (stdio); throughput at least 0.8x. */
+export const TARGETS = { latency: { "in-memory": 1.5, stdio: 1.1 }, throughput: 0.8 } as const
+
+const of = (samples: Samples, f: (values: ReadonlyArray<number>) => number) => ({
+  raw: f(samples.raw),
+  rawInEffect: f(samples.rawInEffect),
+  ours: f(samples.ours)
+})
+
+export const rows = (results: Results): ReadonlyArray<Row> => {
+  const out: Array<Row> = []
+  for (const transport of TRANSPORTS) {
+    const latency = results.latency[transport]
+    if (latency === undefined) continue
+    const cpu = (side: Side) => latency.cpuMicros[side] / 1000 / latency[side].length
+    out.push(
+      timeRow(transport, "latency, median", of(latency, median), micros, TARGETS.latency[transport]),
+      timeRow(transport, "latency, p99", of(latency, p99), micros),
+      timeRow(
+        transport,
+        "CPU time per call",
+        { raw: cpu("raw"), rawInEffect: cpu("rawInEffect"), ours: cpu("ours") },
+        micros
+      )
+    )
+  }
+  for (const transport of TRANSPORTS) {
+    const throughput = results.throughput[transport]
+    if (throughput === undefined) continue
+    const values = of(throughput, median)
+    const ratio = values.ours / values.raw
+    out.push({
+      transport,
+      measure: `throughput, ${results.concurrency} in flight`,
+      raw: rate(values.raw),
+      rawInEffect: rate(values.rawInEffect),
+      ours: rate(values.ours),
+      ratio: `${fraction(ratio)} of raw`,
+      target: `>= ${fraction(TARGETS.throughput)} of raw`,
+      result: ratio >= TARGETS.throughput ? "met" : "missed",
+      ratioInEffect: fraction(values.ours / values.rawInEffect)
+    })
+  }
+  if (results.connect !== undefined) {
+    const { ours, raw } = results.connect
+    out.push(
+      timeRow("stdio", "connect, median", { raw: median(raw.connect), ours: median(ours.connect) }, millis),
+      timeRow("stdio", "connect + close, median", { raw: median(raw.total), ours: median(ours.total) }, millis)
+    )
+  }
+  return out
+}
+
+const HEADER = [
+  "transport",
+  "measure",
+  "raw SDK",
+  "raw SDK in Effect",
+  "mcp-resilience",
+  "ours vs raw",
+  "target",
+  "result",
+  "ours vs raw in Effect"
+] as const
+
+const NUMERIC = new Set([2, 3, 4, 5, 8])
+
+const cells = (row: Row) => [
+  row.transport,
+  row.measure,
+  row.raw,
+  row.rawInEffect,
+  row.ours,
+  row.ratio,
+  row.target,
+  row.result,
+  row.ratioInEffect
+]
+
+/** A plain-text table for the terminal. */
+export const consoleTable = (table: ReadonlyArray<Row>): string => {
+  const lines = [[...HEADER], ...table.map(cells)]
+  const widths = HEADER.map((_, i) => Math.max(...lines.map((line) => line[i].length)))
+  const format = (line: ReadonlyArray<string>) =>
+    line.map((cell, i) => (NUMERIC.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join("  ").trimEnd()
+  return [format(lines[0]), widths.map((w) => "-".repeat(w)).join("  "), ...lines.slice(1).map(format)].join("\n")
+}
+
+/** A Markdown table. */
+export const markdownTable = (table: ReadonlyArray<Row>): string =>
+  [
+    `| ${HEADER.join(" | ")} |`,
+    `| ${HEADER.map((_, i) => (NUMERIC.has(i) ? "---:" : "---")).join(" | ")} |`,
+    ...table.map((row) => `| ${cells(row).join(" | ")} |`)
+  ].join("\n")
+
+export interface Machine {
+  readonly cpu: string
+  readonly cores: number
+  readonly node: string
+  readonly os: string
+  readonly memory: string
+  readonly effect: string
+  readonly sdk: string
+}
+
+const versionOf = (pkg: string): string => {
+  try {
+    const url = new URL(`../node_modules/${pkg}/package.json`, import.meta.url)
+    return (JSON.parse(fs.readFileSync(url, "utf8")) as { version: string }).version
+  } catch {
+    return "unknown"
+  }
+}
+
+export const machine = (): Machine => ({
+  cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+  cores: os.cpus().length,
+  node: process.version,
+  os: `${os.type()} ${os.release()} (${os.arch()})`,
+  memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  effect: versionOf("effect"),
+  sdk: versionOf("@modelcontextprotocol/sdk")
+})
+
+/** The 1-minute load average, rounded. */
+export const load = (): string => os.loadavg()[0].toFixed(1)
+
+export interface Settings {
+  readonly memory: { readonly latency: LatencyOptions; readonly throughput: ThroughputOptions }
+  readonly stdio: { readonly latency: LatencyOptions; readonly throughput: ThroughputOptions }
+  readonly connect: ConnectOptions
+}
+
+export const markdown = (options: {
+  readonly table: ReadonlyArray<Row>
+  readonly machine: Machine
+  readonly date: Date
+  readonly seconds: number
+  readonly load: { readonly before: string; readonly after: string }
+  readonly command: string
+  readonly settings: Settings
+}): string => {
+  const { machine: m, settings: s } = options
+  const concurrency = s.memory.throughput.concurrency
+  const calls = (n: number) => n.toLocaleString("en-US")
+  return `# Benchmarks
+
+\`pnpm bench\` (\`packages/bench\`) runs three studies and rewrites this page (and [the herd
+study's page](herd.md)) with the numbers of its last full run. The overhead study runs first, with no
+other study running; then the herd and scale studies run at the same time, each in a process of
+its own (the herd runs in virtual time, so its numbers do not depend on speed; the scale study's
+goals are about heap, handles and processes):
+
+- **Overhead** (the first sections below): what mcp-resilience costs over the raw MCP TypeScript
+  SDK: the same tool call through \`McpTools.call\` (a deadline on Effect's clock, cancellation on
+  interruption, the unknown-tool check, \`isError\` mapping, metrics and a span on every call) and
+  through the SDK's \`Client.callTool\`, over the same transport to the same server.
+- **The thundering herd** (\`pnpm bench:herd\`, written to [herd.md](herd.md)): 1,000 clients
+  lose their server at once; how many connection attempts each backoff and jitter strategy sends
+  while it comes back, in virtual time.
+- **Scale and leaks** (\`pnpm bench:scale\`, [its section](#scale-and-leaks) below): heap per
+  session with 1,000 sessions open, heap and handles over 10,000 connect/close cycles, and orphan
+  processes after stdio spawn/kill cycles.
+
+Run it on your own machine rather than trusting another machine's numbers.
+
+## Results
+
+${markdownTable(options.table)}
+
+- **ours vs raw**: \`mcp-resilience / raw SDK\` for times (lower is better, 1.00x is no overhead);
+  for throughput, mcp-resilience's calls per second **as a fraction of** the raw SDK's (higher is
+  better, 1.00 is no loss).
+- **target**: the project's: median latency within 1.5x of raw in memory and within 1.10x over
+  stdio, throughput at least 0.8 of raw. p99 and connect times have no target.
+- **raw SDK in Effect**: the same raw SDK client called from the same Effect program as
+  mcp-resilience (\`Effect.promise(() => client.callTool(...))\`; \`Effect.forEach\` with the same
+  concurrency for throughput), with no mcp-resilience code at all. It is what running inside
+  Effect costs by itself; **ours vs raw in Effect** is what mcp-resilience adds on top.
+
+The run:
+
+- machine: ${m.cpu}, ${m.cores} cores, ${m.memory} RAM, ${m.os}
+- Node ${m.node}, effect ${m.effect}, @modelcontextprotocol/sdk ${m.sdk}
+- date: ${options.date.toISOString().replace(/\.\d+Z$/, "Z")}; the whole run took ${options.seconds.toFixed(0)} s
+- load average (1 min) ${options.load.before} before and ${options.load.after} after: other work on the machine
+  slows every side, and the side doing more CPU work per call (ours) the most
+- command: \`${options.command}\` at the repository root
+
+## How each number is measured
+
+Everything runs in one Node process, inside one Effect program. Each transport gets one raw SDK
+\`Client\` and one \`McpTools\` service (\`McpTools.make\` with \`RetryPolicy.default\` and the default
+60 s call timeout), each with its own copy of the same server; the bench checks that both get
+the echo back before measuring. The three sides then take turns round by round, in a rotating
+order, so that drift (JIT, GC, CPU frequency, other processes) falls on all of them alike.
+Every call is \`echo\` with \`{ text: "hello" }\`.
+
+- **Servers.** In memory: an SDK \`McpServer\` in the same process with the demo server's \`echo\`
+  tool, reached through the SDK's \`InMemoryTransport\` (ours: \`McpServerConfig.inMemory\`, which
+  uses the same linked pair). Over stdio: the bundled demo server
+  (\`node packages/client/examples/demo-server.mjs\`) in a child process, reached through the SDK's
+  \`StdioClientTransport\` (ours: \`McpServerConfig.stdio\` and its own stdio transport).
+- **Latency**, one call in flight. Raw: an \`async\` loop with \`performance.now()\` before and after
+  each \`await client.callTool({ name: "echo", arguments })\`. Ours: the loop runs inside the Effect
+  program, each \`yield* tools.call("echo", args)\` between two
+  \`yield* Effect.sync(() => performance.now())\`, as a user's program runs. Measured calls per side:
+  ${calls(s.memory.latency.iterations)} in memory and ${
+    calls(s.stdio.latency.iterations)
+  } over stdio, in ${s.memory.latency.rounds} and ${s.stdio.latency.rounds} rounds, after
+  ${calls(s.memory.latency.warmup)} and ${
+    calls(s.stdio.latency.warmup)
+  } warm-up calls. Median and p99 (nearest rank) over all measured
+  calls. On a busy machine the p99 is mostly the calls during which the process lost its core.
+- **CPU time per call**: the CPU time of this process (all threads, so garbage collection
+  included; for stdio, not the server's) over each side's measured latency rounds, divided by the
+  calls. Other processes do not inflate it as they inflate wall-clock times on a busy machine.
+- **Throughput**, ${concurrency} calls in flight. Raw: \`await Promise.all(...)\` of ${concurrency} \`callTool\`s,
+  repeated. Ours: \`Effect.forEach(range, () => tools.call(...), { concurrency: ${concurrency} })\`, repeated.
+  A round is ${s.memory.throughput.batches} such batches in memory and ${s.stdio.throughput.batches} over stdio; the number is the median
+  over ${s.memory.throughput.rounds} rounds per side of the calls per second in the round, after ${s.memory.throughput.warmupRounds} warm-up rounds.
+- **Connect**, over stdio, ${s.connect.iterations} times per side (after ${s.connect.warmup} warm-up), alternating. Raw:
+  \`new Client()\`, \`await client.connect(new StdioClientTransport(...))\` (connect), then
+  \`await client.close()\` (connect + close). Ours: \`McpClient.make(config, { policy: RetryPolicy.default })\`
+  in a scope (connect), then the scope closed (connect + close). Both spawn \`node demo-server.mjs\`,
+  do the MCP handshake, and stop the child by closing its stdin and waiting for it to exit. The
+  program runs with the minimum log level at Warning, so the Info line per connect is not printed.
+
+Spans use Effect's built-in tracer (no exporter): one span is made and ended per call, as in a
+program without OpenTelemetry. An exporter's cost comes on top.
+
+## Where the overhead goes
+
+In memory a whole round trip is a few tens of microseconds of JavaScript, so fixed costs show:
+resuming a fiber after the SDK's promise settles and each Effect operation around the call
+(the raw SDK in Effect pays these too), making the span (Effect's native span draws its trace
+and span ids from \`Math.random\`, one character at a time), the one uninterruptible region that
+ends the span, records the metrics and cancels the request if the fiber is interrupted, and the
+garbage all of that leaves. Over stdio the same work costs more than in a tight in-memory loop:
+the process waits for the child between calls, so the code runs with cold caches, and on a busy
+machine every microsecond of CPU may also wait for a core. At ${concurrency} calls in flight,
+\`Effect.forEach\` starts a fiber per call, which costs about as much as the call itself: compare
+the raw SDK in Effect with the raw SDK.
+
+## Running it
+
+\`\`\`sh
+pnpm bench                     # every study; rewrites this page and docs/herd.md
+pnpm bench --quick             # tiny sizes, a few seconds per study; prints only (--write to write this page)
+pnpm bench --no-write          # the full run, prints only
+pnpm bench --only=in-memory    # some sections (in-memory, stdio, connect, herd, scale), e.g. to profile; prints only
+pnpm bench:herd                # the herd study alone (see herd.md for its options)
+pnpm bench:scale               # the scale and leaks study alone; rewrites its section of this page
+pnpm bench:scale --quick       # small sizes, prints only (--only=sessions,cycles,stdio for some of it)
+\`\`\`
+
+The overhead part alone took ${options.seconds.toFixed(0)} s in the run above. The studies are not
+part of \`pnpm test\`; \`packages/bench/test/smoke.test.ts\` runs each of them in \`--quick\` mode
+so that they cannot rot. Most of a full run is the herd study (202 simulations of 1,000
+clients) and the scale study's 30,000 connect/close cycles.
+`
+}

@@ -1,0 +1,290 @@
+/**
+ * The measurements. Each scenario holds one raw SDK `Client` and one mcp-resilience session
+ * to equivalent servers over the same kind of transport, and alternates the two sides round by
+ * round (raw first in even rounds, ours first in odd ones) so drift (JIT, GC, CPU frequency,
+ * the other core's load) falls on both alike.
+ *
+ * - raw side: a plain `async` loop, `performance.now()` around each `await client.callTool(...)`;
+ * - our side: the loop runs inside the Effect program, each `tools.call(...)` between two
+ *   `Effect.sync(() => performance.now())`, as a user's program would run it.
+ */
+import { McpClient, McpServerConfig, McpTools } from "@mcp-resilience/client"
+import type { McpToolsTypes } from "@mcp-resilience/client"
+import { RetryPolicy } from "@mcp-resilience/policy"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { makeEchoServer, stdioCommand } from "./servers.js"
+import { range, rounds } from "./stats.js"
+
+/** The two transports under test. */
+export type Transport = "in-memory" | "stdio"
+
+/** The call both sides make: the demo server's `echo`. */
+const ECHO_ARGS = { text: "hello" }
+const CLIENT_INFO = { name: "bench-raw", version: "0.1.0" }
+
+/** Both sides of a transport: a raw SDK client and our service, each with its own server. */
+export interface Pair {
+  readonly transport: Transport
+  readonly raw: Client
+  readonly ours: McpToolsTypes.Service
+}
+
+const now = Effect.sync(() => performance.now())
+
+const rawClient = (connect: (client: Client) => Promise<void>): Effect.Effect<Client, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new Client(CLIENT_INFO)
+      await connect(client)
+      return client
+    }),
+    (client) => Effect.promise(() => client.close())
+  )
+
+/** Raw: `InMemoryTransport` pair to an `McpServer` here. Ours: `McpServerConfig.inMemory` to another one. */
+export const inMemoryPair: Effect.Effect<Pair, unknown, Scope.Scope> = Effect.gen(function*() {
+  const raw = yield* rawClient(async (client) => {
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    await makeEchoServer().connect(serverSide)
+    await client.connect(clientSide)
+  })
+  const ours = yield* McpTools.make({
+    server: McpServerConfig.inMemory({ name: "bench-echo", connect: (t) => makeEchoServer().connect(t) }),
+    policy: RetryPolicy.default
+  })
+  return { transport: "in-memory", raw, ours } satisfies Pair
+})
+
+/** Raw: `StdioClientTransport` to the demo server. Ours: `McpServerConfig.stdio` to another one. */
+export const stdioPair: Effect.Effect<Pair, unknown, Scope.Scope> = Effect.gen(function*() {
+  const raw = yield* rawClient((client) =>
+    client.connect(new StdioClientTransport({ ...stdioCommand, args: [...stdioCommand.args] }))
+  )
+  const ours = yield* McpTools.make({
+    server: McpServerConfig.stdio({ ...stdioCommand }),
+    policy: RetryPolicy.default
+  })
+  return { transport: "stdio", raw, ours } satisfies Pair
+})
+
+/** Checks once that both sides get the echo back, so a broken setup cannot pass for a fast one. */
+export const verify = (pair: Pair): Effect.Effect<void, unknown> =>
+  Effect.gen(function*() {
+    const raw = yield* Effect.promise(() => pair.raw.callTool({ name: "echo", arguments: ECHO_ARGS }))
+    const ours = yield* pair.ours.call("echo", ECHO_ARGS)
+    for (const result of [raw, ours]) {
+      const first = (result.content as Array<{ type: string; text?: string }> | undefined)?.[0]
+      if (first?.text !== ECHO_ARGS.text) {
+        return yield* Effect.dieMessage(`${pair.transport}: echo returned ${JSON.stringify(result)}`)
+      }
+    }
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. sequential latency
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface LatencyOptions {
+  readonly warmup: number
+  readonly iterations: number
+  readonly rounds: number
+}
+
+/**
+ * The sides compared: the raw SDK in a plain `async` loop; the same raw SDK client called from an
+ * Effect program (`Effect.promise`, no mcp-resilience), which shows what running in Effect costs
+ * by itself; and `McpTools.call`.
+ */
+export type Side = "raw" | "rawInEffect" | "ours"
+
+/** One array of samples per side, and the CPU time this process spent in each side's measured rounds. */
+export interface Samples {
+  readonly raw: ReadonlyArray<number>
+  readonly rawInEffect: ReadonlyArray<number>
+  readonly ours: ReadonlyArray<number>
+  /** Microseconds of CPU time (user + system, all threads of this process, GC included). */
+  readonly cpuMicros: { readonly [S in Side]: number }
+}
+
+type Round = (side: Side, out: Array<number>) => Effect.Effect<void>
+
+/** All six orders of the three sides, taken in turn round by round. */
+const ORDERS: ReadonlyArray<ReadonlyArray<Side>> = [
+  ["raw", "rawInEffect", "ours"],
+  ["ours", "raw", "rawInEffect"],
+  ["rawInEffect", "ours", "raw"],
+  ["ours", "rawInEffect", "raw"],
+  ["raw", "ours", "rawInEffect"],
+  ["rawInEffect", "raw", "ours"]
+]
+
+/** Runs `warmup` rounds (discarded) then `count` rounds, each side once per round in a rotating order. */
+const interleave = (warmup: number, count: number, round: (i: number) => Round): Effect.Effect<Samples> =>
+  Effect.gen(function*() {
+    const samples = { raw: [] as Array<number>, rawInEffect: [] as Array<number>, ours: [] as Array<number> }
+    const cpuMicros = { raw: 0, rawInEffect: 0, ours: 0 }
+    const discard: Array<number> = []
+    for (let i = 0; i < warmup + count; i++) {
+      const run = round(i)
+      for (const side of ORDERS[i % ORDERS.length]) {
+        const before = process.cpuUsage()
+        yield* run(side, i < warmup ? discard : samples[side])
+        const used = process.cpuUsage(before)
+        if (i >= warmup) cpuMicros[side] += used.user + used.system
+      }
+    }
+    return { ...samples, cpuMicros }
+  })
+
+const rawLatencyRound = (client: Client, n: number, out: Array<number>) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < n; i++) {
+      const start = performance.now()
+      await client.callTool({ name: "echo", arguments: ECHO_ARGS })
+      out.push(performance.now() - start)
+    }
+  })
+
+const effectLatencyRound = (call: () => Effect.Effect<unknown, unknown>, n: number, out: Array<number>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n; i++) {
+      const start = yield* now
+      yield* call()
+      const end = yield* now
+      out.push(end - start)
+    }
+  }).pipe(Effect.orDie)
+
+/** Sequential latency, in milliseconds per call. */
+export const latency = (pair: Pair, options: LatencyOptions): Effect.Effect<Samples> => {
+  const warmup = rounds(options.warmup, 4)
+  const measured = rounds(options.iterations, options.rounds)
+  const sizes = [...warmup, ...measured]
+  const rawInEffect = () => Effect.promise(() => pair.raw.callTool({ name: "echo", arguments: ECHO_ARGS }))
+  const ours = () => pair.ours.call("echo", ECHO_ARGS)
+  return interleave(warmup.length, measured.length, (i) => (side, out) =>
+    side === "raw"
+      ? rawLatencyRound(pair.raw, sizes[i], out)
+      : effectLatencyRound(side === "ours" ? ours : rawInEffect, sizes[i], out))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. throughput at a fixed concurrency
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ThroughputOptions {
+  readonly concurrency: number
+  /** Batches of `concurrency` calls per round. */
+  readonly batches: number
+  readonly warmupRounds: number
+  readonly rounds: number
+}
+
+const rawThroughputRound = (client: Client, options: ThroughputOptions, out: Array<number>) =>
+  Effect.promise(async () => {
+    const start = performance.now()
+    for (let b = 0; b < options.batches; b++) {
+      await Promise.all(
+        Array.from({ length: options.concurrency }, () => client.callTool({ name: "echo", arguments: ECHO_ARGS }))
+      )
+    }
+    out.push((options.batches * options.concurrency * 1000) / (performance.now() - start))
+  })
+
+const effectThroughputRound = (
+  call: () => Effect.Effect<unknown, unknown>,
+  options: ThroughputOptions,
+  out: Array<number>
+) =>
+  Effect.gen(function*() {
+    const calls = range(options.concurrency)
+    const start = yield* now
+    for (let b = 0; b < options.batches; b++) {
+      yield* Effect.forEach(calls, call, { concurrency: options.concurrency })
+    }
+    const end = yield* now
+    out.push((options.batches * options.concurrency * 1000) / (end - start))
+  }).pipe(Effect.orDie)
+
+/** Calls per second with `concurrency` calls in flight, one sample per round. */
+export const throughput = (pair: Pair, options: ThroughputOptions): Effect.Effect<Samples> => {
+  const rawInEffect = () => Effect.promise(() => pair.raw.callTool({ name: "echo", arguments: ECHO_ARGS }))
+  const ours = () => pair.ours.call("echo", ECHO_ARGS)
+  return interleave(options.warmupRounds, options.rounds, () => (side, out) =>
+    side === "raw"
+      ? rawThroughputRound(pair.raw, options, out)
+      : effectThroughputRound(side === "ours" ? ours : rawInEffect, options, out))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. stdio connect time
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ConnectOptions {
+  readonly warmup: number
+  readonly iterations: number
+}
+
+/** Milliseconds: to a connected session, and to a connected session then closed again. */
+export interface ConnectSamples {
+  readonly connect: Array<number>
+  readonly total: Array<number>
+}
+
+export interface Connect {
+  readonly raw: ConnectSamples
+  readonly ours: ConnectSamples
+}
+
+/** `new Client()`, `connect(new StdioClientTransport(...))`, `close()`. */
+const rawConnectOnce = (out: ConnectSamples) =>
+  Effect.promise(async () => {
+    const start = performance.now()
+    const client = new Client(CLIENT_INFO)
+    await client.connect(new StdioClientTransport({ ...stdioCommand, args: [...stdioCommand.args] }))
+    const connected = performance.now()
+    await client.close()
+    const closed = performance.now()
+    out.connect.push(connected - start)
+    out.total.push(closed - start)
+  })
+
+/** `McpClient.make` in a scope (default policy), then the scope closed. */
+const oursConnectOnce = (out: ConnectSamples) =>
+  Effect.gen(function*() {
+    const config = McpServerConfig.stdio({ ...stdioCommand })
+    const start = yield* now
+    let connected = 0
+    yield* Effect.scoped(
+      Effect.zipRight(
+        McpClient.make(config, { policy: RetryPolicy.default }),
+        Effect.sync(() => {
+          connected = performance.now()
+        })
+      )
+    )
+    const closed = yield* now
+    out.connect.push(connected - start)
+    out.total.push(closed - start)
+  })
+
+const alternate = <E>(round: number, raw: Effect.Effect<void, E>, ours: Effect.Effect<void, E>) =>
+  round % 2 === 0 ? Effect.zipRight(raw, ours) : Effect.zipRight(ours, raw)
+
+export const connect = (options: ConnectOptions): Effect.Effect<Connect, unknown> =>
+  Effect.gen(function*() {
+    const raw: ConnectSamples = { connect: [], total: [] }
+    const ours: ConnectSamples = { connect: [], total: [] }
+    const discard: ConnectSamples = { connect: [], total: [] }
+    for (let i = 0; i < options.warmup; i++) {
+      yield* alternate(i, rawConnectOnce(discard), oursConnectOnce(discard))
+    }
+    for (let i = 0; i < options.iterations; i++) {
+      yield* alternate(i, rawConnectOnce(raw), oursConnectOnce(ours))
+    }
+    return { raw, ours }
+  })

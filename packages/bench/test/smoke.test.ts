@@ -1,0 +1,91 @@
+/**
+ * The benchmarks are not part of `pnpm test`, but this runs each of them (overhead, herd, scale)
+ * in `--quick` mode, as a user would from the shell, so that they cannot rot: each must exit 0
+ * and print its tables, and none may write the docs.
+ *
+ * Each runs in a child process (`node --import tsx`, with the workspace's source condition), the
+ * three at once; a child that is still running when its test ends is killed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import { fileURLToPath } from "node:url"
+import { afterAll } from "vitest"
+
+const bench = fileURLToPath(new URL("..", import.meta.url))
+const docs = ["benchmarks.md", "herd.md"].map((name) =>
+  fileURLToPath(new URL(`../../../docs/${name}`, import.meta.url))
+)
+
+const children = new Set<ChildProcess>()
+afterAll(() => {
+  for (const child of children) child.kill("SIGKILL")
+})
+
+/** Runs `node --import tsx <script> ...args` in packages/bench; resolves with its exit code and output. */
+const runScript = (script: string, args: ReadonlyArray<string>, timeoutMillis: number) =>
+  new Promise<{ readonly code: number | null; readonly output: string }>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--conditions=@mcp-resilience/source", script, ...args],
+      { cwd: bench, stdio: ["ignore", "pipe", "pipe"] }
+    )
+    children.add(child)
+    let output = ""
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    // SIGTERM first: each script stops what it started (child processes, sessions) on it
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMillis)
+    child.once("error", reject)
+    child.once("close", (code) => {
+      clearTimeout(timer)
+      children.delete(child)
+      resolve({ code, output })
+    })
+  })
+
+const snapshot = () => docs.map((file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined))
+
+const includesAll = (output: string, expected: ReadonlyArray<string>) => {
+  for (const text of expected) assert.include(output, text, `missing ${JSON.stringify(text)} in:\n${output}`)
+}
+
+describe.concurrent("benchmarks, --quick", () => {
+  const before = snapshot()
+  afterAll(() => {
+    // --quick prints only
+    assert.deepStrictEqual(snapshot(), before)
+  })
+
+  it("overhead (pnpm bench --quick, without the studies it starts)", { timeout: 90_000 }, async () => {
+    const { code, output } = await runScript("src/main.ts", ["--quick", "--only=in-memory,stdio,connect"], 80_000)
+    assert.strictEqual(code, 0, output)
+    includesAll(output, [
+      "ours vs raw",
+      "in-memory  latency, median",
+      "stdio      throughput, 64 in flight",
+      "stdio      connect + close, median"
+    ])
+  })
+
+  it("herd (pnpm bench:herd --quick, 20 clients, 1 seed)", { timeout: 90_000 }, async () => {
+    const { code, output } = await runScript("src/herd/main.ts", ["--quick", "--clients", "20", "--seeds", "1"], 80_000)
+    assert.strictEqual(code, 0, output)
+    includesAll(output, ["| strategy | budget | attempts |", "| persistent full | off |", "The harness:"])
+    assert.notInclude(output, "FAIL")
+  })
+
+  it("scale (pnpm bench:scale --quick)", { timeout: 90_000 }, async () => {
+    const { code, output } = await runScript("src/scale/main.ts", ["--quick"], 80_000)
+    assert.strictEqual(code, 0, output)
+    includesAll(output, [
+      "| side | sessions | heap per session |",
+      "| McpToolset | 20 |",
+      "| side | cycles | time per cycle |",
+      "| McpTools | 20 |",
+      "| scenario | side | cycles |",
+      "| handshake | ours | 1 |"
+    ])
+    assert.notInclude(output, "wrote ")
+  })
+})
