@@ -36,6 +36,7 @@ import {
   SCRIPT_ENV
 } from "../bin/flaky-server.mjs"
 import { startHttp } from "./internal/httpHost.js"
+import * as Processes from "./Processes.js"
 
 /**
  * What the server does over time. Calls count `tools/call` requests from 1 over the server's life, across
@@ -311,20 +312,6 @@ export const http = (script: HttpScript = {}): Effect.Effect<HttpServer, never, 
     }
   })
 
-const isLive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-  try {
-    // an exited child that its parent has not reaped yet (state Z) is gone for our purposes
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
-  } catch {
-    return true
-  }
-}
-
 const removeStateFiles = (stateFile: string): void => {
   const dir = path.dirname(stateFile)
   const base = path.basename(stateFile)
@@ -363,7 +350,7 @@ export const stdio = (script: Script = {}): Effect.Effect<StdioServer, never, Sc
   Effect.gen(function*() {
     const normalized = toRaw(script)
     const stateFile = path.join(os.tmpdir(), `mcp-flaky-${process.pid}-${randomUUID()}.json`)
-    const pids = () => readStateFile(stateFile).pids.filter(isLive)
+    const pids = () => readStateFile(stateFile).pids.filter(Processes.isLive)
     const kill = () => {
       for (const pid of pids()) {
         try {

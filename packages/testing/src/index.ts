@@ -36,3 +36,11 @@ export * as ScriptedTransports from "./ScriptedTransports.js"
  * @category combinators
  */
 export * as VirtualTime from "./VirtualTime.js"
+
+/**
+ * Leak checks: the live processes whose command line carries a token.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export * as Processes from "./Processes.js"

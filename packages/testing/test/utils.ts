@@ -1,6 +1,6 @@
 import { RetryPolicy } from "@mcp-resilience/policy"
+import { Processes } from "@mcp-resilience/testing"
 import { Cause, Effect, Exit, Option } from "effect"
-import * as fs from "node:fs"
 
 /** No jitter: the delays are exactly 1 s, 2 s, 4 s, ... */
 export const policy = RetryPolicy.make({
@@ -28,20 +28,7 @@ export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
   Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
 
 /** PIDs of live (not zombie) processes whose command line contains `token`. */
-export const processesMentioning = (token: string): Array<number> => {
-  const found: Array<number> = []
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
-    try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8")
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
-      if (cmdline.includes(token) && !/\) Z /.test(stat)) found.push(Number(entry))
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found
-}
+export const processesMentioning = Processes.mentioning
 
 /** Polls `condition` on the wall clock, bounded; for tests that wait on a real process. */
 export const eventually = (condition: () => boolean, what: string, timeoutMs = 10_000) =>

@@ -1,8 +1,8 @@
+import { Processes } from "@mcp-resilience/testing"
 /**
  * Heap and handle measurements: a settled `heapUsed` after full collections, and
  * `process.getActiveResourcesInfo()` as counts by type.
  */
-import * as fs from "node:fs"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 
@@ -69,22 +69,7 @@ export const sameResources = (a: Resources, b: Resources): boolean => {
 }
 
 /** PIDs of live (not zombie) processes other than this one whose command line contains `token`. */
-export const processesMentioning = (token: string): Array<number> => {
-  const found: Array<number> = []
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
-    try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8")
-      if (!cmdline.includes(token)) continue
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
-      // a zombie (state Z) has exited; only its parent's wait is missing
-      if (!/\) Z /.test(stat)) found.push(Number(entry))
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found
-}
+export const processesMentioning = Processes.mentioning
 
 export const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`
 export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
