@@ -1,13 +1,15 @@
 /**
  * `pnpm bench`: every study. First the overhead of mcp-resilience against the raw MCP SDK, in
- * memory and over stdio (this file); then the thundering-herd study (`herd/main.ts`) and the
- * scale and leaks study (`scale/main.ts`), each in a child process of its own.
+ * memory (also with the breaker and a retry budget on), over stdio and over Streamable HTTP, and
+ * the recovery study (`recovery.ts`), in this process; then the thundering-herd study
+ * (`herd/main.ts`) and the scale and leaks study (`scale/main.ts`), each in a child process of
+ * its own.
  *
  *   pnpm bench                  full run (under 10 minutes), prints the tables, rewrites docs/benchmarks.md and docs/herd.md
  *   pnpm bench --quick          tiny sizes, a few seconds per study, prints only
  *   pnpm bench --quick --write  ... and writes docs/benchmarks.md anyway (not the herd's page)
  *   pnpm bench --no-write       full run, prints only
- *   pnpm bench --only=in-memory  some sections (in-memory, stdio, connect, herd, scale), e.g. to profile; prints only
+ *   pnpm bench --only=in-memory  some sections (in-memory, stdio, http, connect, recovery, herd, scale); prints only
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -18,8 +20,30 @@ import type * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
-import { consoleTable, load, machine, markdown, rows, type Settings } from "./report.js"
-import { type Connect, connect, inMemoryPair, latency, type Pair, stdioPair, throughput, verify } from "./scenarios.js"
+import { recovery } from "./recovery.js"
+import {
+  consoleTable,
+  load,
+  machine,
+  markdown,
+  recoveryTable,
+  rows,
+  type Settings,
+  type TransportSettings
+} from "./report.js"
+import {
+  type Connect,
+  connect,
+  httpPairs,
+  inMemoryPairs,
+  latency,
+  type Pair,
+  type Samples,
+  type Scenario,
+  stdioPairs,
+  throughput,
+  verify
+} from "./scenarios.js"
 import { keep } from "./sections.js"
 
 const CONCURRENCY = 64
@@ -33,7 +57,13 @@ const FULL: Settings = {
     latency: { warmup: 400, iterations: 2_000, rounds: 20 },
     throughput: { concurrency: CONCURRENCY, batches: 10, warmupRounds: 2, rounds: 12 }
   },
-  connect: { warmup: 1, iterations: 20 }
+  // the whole http section takes about 30 s on a busy 2-core machine
+  http: {
+    latency: { warmup: 400, iterations: 2_000, rounds: 20 },
+    throughput: { concurrency: CONCURRENCY, batches: 5, warmupRounds: 2, rounds: 10 }
+  },
+  connect: { warmup: 1, iterations: 20 },
+  recovery: { trials: 10, outage: 2_000, connects: 10 }
 }
 
 const QUICK: Settings = {
@@ -45,10 +75,16 @@ const QUICK: Settings = {
     latency: { warmup: 40, iterations: 100, rounds: 4 },
     throughput: { concurrency: CONCURRENCY, batches: 2, warmupRounds: 1, rounds: 2 }
   },
-  connect: { warmup: 0, iterations: 1 }
+  http: {
+    latency: { warmup: 20, iterations: 60, rounds: 3 },
+    throughput: { concurrency: CONCURRENCY, batches: 1, warmupRounds: 1, rounds: 2 }
+  },
+  connect: { warmup: 0, iterations: 1 },
+  recovery: { trials: 1, outage: 500, connects: 1 }
 }
 
-const OVERHEAD = ["in-memory", "stdio", "connect"] as const
+/** The sections run in this process, the recovery study after the overhead ones. */
+const OVERHEAD = ["in-memory", "stdio", "http", "connect", "recovery"] as const
 /** The studies run in child processes after the overhead tables. */
 const STUDIES = ["herd", "scale"] as const
 const SECTIONS = [...OVERHEAD, ...STUDIES] as const
@@ -124,47 +160,63 @@ const study = (name: typeof STUDIES[number], buffer: boolean) =>
 
 const step = (message: string) => Effect.sync(() => console.log(`bench: ${message}`))
 
-/** Latency then throughput over one pair of sessions; both are closed afterwards. */
+type Measured = ReadonlyArray<{ readonly scenario: Scenario; readonly latency: Samples; readonly throughput: Samples }>
+
+/** Latency then throughput over each pair of sessions in turn; all are closed afterwards. */
 const transport = (
-  open: Effect.Effect<Pair, unknown, Scope.Scope>,
-  options: Settings["memory"]
-) =>
-  Effect.scoped(Effect.gen(function*() {
-    const pair = yield* open
-    yield* verify(pair)
-    yield* step(`${pair.transport}: latency, ${options.latency.iterations} sequential calls per side`)
-    const lat = yield* latency(pair, options.latency)
-    yield* step(`${pair.transport}: throughput, ${options.throughput.concurrency} concurrent calls`)
-    const thr = yield* throughput(pair, options.throughput)
-    return { latency: lat, throughput: thr }
-  }))
+  open: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope>,
+  options: TransportSettings
+): Effect.Effect<Measured, unknown> =>
+  Effect.scoped(Effect.flatMap(open, (pairs) =>
+    Effect.forEach(pairs, (pair) =>
+      Effect.gen(function*() {
+        yield* verify(pair)
+        yield* step(`${pair.transport}: latency, ${options.latency.iterations} sequential calls per side`)
+        const lat = yield* latency(pair, options.latency)
+        yield* step(`${pair.transport}: throughput, ${options.throughput.concurrency} concurrent calls`)
+        const thr = yield* throughput(pair, options.throughput)
+        return { scenario: pair.transport, latency: lat, throughput: thr }
+      }))))
 
 const overhead = Effect.gen(function*() {
   const started = performance.now()
   const date = new Date()
   const loadBefore = load()
-  const memory = runs("in-memory") ? yield* transport(inMemoryPair, settings.memory) : undefined
-  const stdio = runs("stdio") ? yield* transport(stdioPair, settings.stdio) : undefined
+  const measured: Array<Measured[number]> = []
+  if (runs("in-memory")) measured.push(...yield* transport(inMemoryPairs, settings.memory))
+  if (runs("stdio")) measured.push(...yield* transport(stdioPairs, settings.stdio))
+  if (runs("http")) measured.push(...yield* transport(httpPairs, settings.http))
   let connected: Connect | undefined = undefined
   if (runs("connect")) {
     yield* step(`stdio: connect + close, ${settings.connect.iterations} times per side`)
     connected = yield* connect(settings.connect)
   }
+  const { outage, trials } = settings.recovery
+  const recovered = runs("recovery")
+    ? yield* Effect.zipRight(
+      step(`recovery: ${trials} outages of ${outage} ms over stdio`),
+      recovery(settings.recovery)
+    )
+    : undefined
   const seconds = (performance.now() - started) / 1000
   const loadAfter = load()
 
   const table = rows({
-    latency: { "in-memory": memory?.latency, stdio: stdio?.latency },
-    throughput: { "in-memory": memory?.throughput, stdio: stdio?.throughput },
+    latency: Object.fromEntries(measured.map((m) => [m.scenario, m.latency])),
+    throughput: Object.fromEntries(measured.map((m) => [m.scenario, m.throughput])),
     connect: connected,
     concurrency: CONCURRENCY
   })
   const m = machine()
+  if (table.length > 0) {
+    console.log("")
+    console.log(consoleTable(table))
+    console.log("")
+    console.log("ours vs raw: ours / raw for times (lower is better); ours as a fraction of raw for throughput (higher")
+    console.log("is better). raw SDK in Effect: the raw client called from the same Effect program, no mcp-resilience.")
+  }
+  if (recovered !== undefined) console.log(`\nrecovery after an outage:\n\n${recoveryTable(recovered)}`)
   console.log("")
-  console.log(consoleTable(table))
-  console.log("")
-  console.log("ours vs raw: ours / raw for times (lower is better); ours as a fraction of raw for throughput (higher")
-  console.log("is better). raw SDK in Effect: the raw client called from the same Effect program, no mcp-resilience.")
   console.log(
     `${m.cpu}, ${m.cores} cores, Node ${m.node}; load ${loadBefore} -> ${loadAfter}; ${seconds.toFixed(1)} s` +
       (quick ? " (--quick)" : "")
@@ -179,7 +231,8 @@ const overhead = Effect.gen(function*() {
       seconds,
       load: { before: loadBefore, after: loadAfter },
       command,
-      settings
+      settings,
+      recovery: recovered
     })
     // the other studies' sections stay as they are (they rewrite them themselves)
     fs.writeFileSync(docsPath, keep(previous, page))

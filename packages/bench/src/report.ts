@@ -4,14 +4,16 @@
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
-import type {
-  Connect,
-  ConnectOptions,
-  LatencyOptions,
-  Samples,
-  Side,
-  ThroughputOptions,
-  Transport
+import { type Recovery, type RecoveryOptions, verdict } from "./recovery.js"
+import {
+  type Connect,
+  type ConnectOptions,
+  GUARDED,
+  type LatencyOptions,
+  type Samples,
+  type Scenario,
+  type Side,
+  type ThroughputOptions
 } from "./scenarios.js"
 import { median, p99 } from "./stats.js"
 
@@ -60,16 +62,22 @@ const timeRow = (
 
 /** What one run measured; a section is missing when `--only` left it out. */
 export interface Results {
-  readonly latency: { readonly [T in Transport]?: Samples | undefined }
-  readonly throughput: { readonly [T in Transport]?: Samples | undefined }
+  readonly latency: { readonly [S in Scenario]?: Samples | undefined }
+  readonly throughput: { readonly [S in Scenario]?: Samples | undefined }
   readonly connect: Connect | undefined
   readonly concurrency: number
 }
 
-const TRANSPORTS: ReadonlyArray<Transport> = ["in-memory", "stdio"]
+const SCENARIOS: ReadonlyArray<Scenario> = ["in-memory", GUARDED, "stdio", "http"]
 
-/** The issue's targets: latency medians within 1.5x (in memory) and 1.10x (stdio); throughput at least 0.8x. */
-export const TARGETS = { latency: { "in-memory": 1.5, stdio: 1.1 }, throughput: 0.8 } as const
+/**
+ * The issue's targets: latency medians within 1.5x (in memory, with or without the breaker and
+ * budget) and 1.10x (stdio); throughput at least 0.8x. HTTP has no latency target.
+ */
+export const TARGETS: {
+  readonly latency: { readonly [S in Scenario]?: number }
+  readonly throughput: number
+} = { latency: { "in-memory": 1.5, [GUARDED]: 1.5, stdio: 1.1 }, throughput: 0.8 }
 
 const of = (samples: Samples, f: (values: ReadonlyArray<number>) => number) => ({
   raw: f(samples.raw),
@@ -79,7 +87,7 @@ const of = (samples: Samples, f: (values: ReadonlyArray<number>) => number) => (
 
 export const rows = (results: Results): ReadonlyArray<Row> => {
   const out: Array<Row> = []
-  for (const transport of TRANSPORTS) {
+  for (const transport of SCENARIOS) {
     const latency = results.latency[transport]
     if (latency === undefined) continue
     const cpu = (side: Side) => latency.cpuMicros[side] / 1000 / latency[side].length
@@ -94,7 +102,7 @@ export const rows = (results: Results): ReadonlyArray<Row> => {
       )
     )
   }
-  for (const transport of TRANSPORTS) {
+  for (const transport of SCENARIOS) {
     const throughput = results.throughput[transport]
     if (throughput === undefined) continue
     const values = of(throughput, median)
@@ -196,10 +204,67 @@ export const machine = (): Machine => ({
 /** The 1-minute load average, rounded. */
 export const load = (): string => os.loadavg()[0].toFixed(1)
 
+/** The sizes of one transport's latency and throughput rounds. */
+export interface TransportSettings {
+  readonly latency: LatencyOptions
+  readonly throughput: ThroughputOptions
+}
+
 export interface Settings {
-  readonly memory: { readonly latency: LatencyOptions; readonly throughput: ThroughputOptions }
-  readonly stdio: { readonly latency: LatencyOptions; readonly throughput: ThroughputOptions }
+  /** In memory, and in memory with the breaker and budget on. */
+  readonly memory: TransportSettings
+  readonly stdio: TransportSettings
+  readonly http: TransportSettings
   readonly connect: ConnectOptions
+  readonly recovery: RecoveryOptions
+}
+
+const ms = (value: number) => `${value.toFixed(0)} ms`
+
+/** The recovery study's numbers as a Markdown table, then its verdict. */
+export const recoveryTable = (r: Recovery): string => {
+  const max = (values: ReadonlyArray<number>) => Math.max(...values)
+  const row = (measure: string, values: ReadonlyArray<number>, format: (n: number) => string) =>
+    `| ${measure} | ${format(median(values))} | ${format(max(values))} |`
+  return [
+    `| measure (${r.lag.length} outages of ${ms(r.outage)}) | median | max |`,
+    "| --- | ---: | ---: |",
+    row("scheduled: return to the attempt that succeeded", r.scheduled, ms),
+    row("lag: that attempt to the first successful call", r.lag, ms),
+    row("total: return to the first successful call", r.total, ms),
+    row("failed connect attempts per outage", r.attempts, String),
+    row(`one connect + call, healthy (${r.connect.length} times)`, r.connect, ms),
+    "",
+    `goal: lag within one connect; ${verdict(r).line}`
+  ].join("\n")
+}
+
+const recoverySection = (r: Recovery, o: RecoveryOptions): string => {
+  const holds = verdict(r).holds
+  return `## Recovery after an outage
+
+A living \`McpTools\` layer over stdio to the client's fixture server
+(\`packages/client/test/fixtures/server.mjs\`), with a connection policy of 100 ms base, x2, 1 s cap
+and full jitter. In each of ${o.trials} trials the bench kills the server process while a caller keeps
+calling \`echo\` (every 5 ms after a failure), keeps the server down for ${o.outage} ms (every new start
+exits at once), then lets it start again. The supervisor's connect attempts fail meanwhile, each
+followed by a jittered wait. Per trial, on the wall clock:
+
+- **scheduled**: from the server's return to the start of the connect attempt that succeeded, as
+  the schedule set it (the end of the last wait before the success): the price of backing off,
+  up to the 1 s cap;
+- **lag**: from that scheduled start (or the return, if later) to the first successful call: what
+  the library adds on top of its schedule (spawning the process and the handshake included);
+- **total**: from the return to the first successful call (scheduled + lag).
+
+The goal is that the lag stays within one connect: building the same layer against a healthy
+server and making one call, measured ${o.connects} times in the same run. A larger lag would mean time
+lost between the schedule's attempt and the caller's success (a stale session, a call waiting
+for something other than the connection). ${holds ? "It holds in the run above." : "It does not hold in the run above."}
+
+${recoveryTable(r)}
+
+`
 }
 
 export const markdown = (options: {
@@ -210,22 +275,28 @@ export const markdown = (options: {
   readonly load: { readonly before: string; readonly after: string }
   readonly command: string
   readonly settings: Settings
+  /** The recovery study, unless `--only` left it out. */
+  readonly recovery?: Recovery | undefined
 }): string => {
   const { machine: m, settings: s } = options
   const concurrency = s.memory.throughput.concurrency
   const calls = (n: number) => n.toLocaleString("en-US")
   return `# Benchmarks
 
-\`pnpm bench\` (\`packages/bench\`) runs three studies and rewrites this page (and [the herd
-study's page](herd.md)) with the numbers of its last full run. The overhead study runs first, with no
-other study running; then the herd and scale studies run at the same time, each in a process of
-its own (the herd runs in virtual time, so its numbers do not depend on speed; the scale study's
-goals are about heap, handles and processes):
+\`pnpm bench\` (\`packages/bench\`) runs four studies and rewrites this page (and [the herd
+study's page](herd.md)) with the numbers of its last full run. The overhead and recovery studies
+run first, one after the other, with no other study running; then the herd and scale studies run
+at the same time, each in a process of its own (the herd runs in virtual time, so its numbers do
+not depend on speed; the scale study's goals are about heap, handles and processes):
 
 - **Overhead** (the first sections below): what mcp-resilience costs over the raw MCP TypeScript
   SDK: the same tool call through \`McpTools.call\` (a deadline on Effect's clock, cancellation on
   interruption, the unknown-tool check, \`isError\` mapping, metrics and a span on every call) and
-  through the SDK's \`Client.callTool\`, over the same transport to the same server.
+  through the SDK's \`Client.callTool\`, over the same transport to the same server: in memory,
+  over stdio and over Streamable HTTP, and in memory once more with the circuit breaker and a
+  retry budget on.
+- **Recovery** ([its section](#recovery-after-an-outage) below): how soon after a stdio server
+  comes back the first call succeeds, against the delay the connection schedule asked for.
 - **The thundering herd** (\`pnpm bench:herd\`, written to [herd.md](herd.md)): 1,000 clients
   lose their server at once; how many connection attempts each backoff and jitter strategy sends
   while it comes back, in virtual time.
@@ -242,8 +313,14 @@ ${markdownTable(options.table)}
 - **ours vs raw**: \`mcp-resilience / raw SDK\` for times (lower is better, 1.00x is no overhead);
   for throughput, mcp-resilience's calls per second **as a fraction of** the raw SDK's (higher is
   better, 1.00 is no loss).
-- **target**: the project's: median latency within 1.5x of raw in memory and within 1.10x over
-  stdio, throughput at least 0.8 of raw. p99 and connect times have no target.
+- **target**: the project's: median latency within 1.5x of raw in memory (with or without the
+  breaker and budget) and within 1.10x over stdio, throughput at least 0.8 of raw. HTTP latency,
+  p99 and connect times have no target.
+- **${GUARDED}**: \`McpTools.make\` with \`breaker: {}\` (the defaults: failure ratio 0.1 over
+  30 s with at least 100 calls, 5 s break) and \`budget: RetryBudget.tokenBucket()\` (500 tokens),
+  measured in the same run against the same raw client as the plain in-memory rows. With a
+  breaker every call goes through it, so the call takes the general path instead of the fast one;
+  the budget is only consulted after a failed attempt, before a retry, and these calls do not fail.
 - **raw SDK in Effect**: the same raw SDK client called from the same Effect program as
   mcp-resilience (\`Effect.promise(() => client.callTool(...))\`; \`Effect.forEach\` with the same
   concurrency for throughput), with no mcp-resilience code at all. It is what running inside
@@ -262,34 +339,41 @@ The run:
 
 Everything runs in one Node process, inside one Effect program. Each transport gets one raw SDK
 \`Client\` and one \`McpTools\` service (\`McpTools.make\` with \`RetryPolicy.default\` and the default
-60 s call timeout), each with its own copy of the same server; the bench checks that both get
-the echo back before measuring. The three sides then take turns round by round, in a rotating
-order, so that drift (JIT, GC, CPU frequency, other processes) falls on all of them alike.
-Every call is \`echo\` with \`{ text: "hello" }\`.
+60 s call timeout), each with its own copy of the same server (over HTTP, its own session on one
+server); the in-memory raw client then takes turns with a second \`McpTools\` service, the one with
+the breaker and budget. The bench checks that both sides get the echo back before measuring. The
+three sides then take turns round by round, in a rotating order, so that drift (JIT, GC, CPU
+frequency, other processes) falls on all of them alike. Every call is \`echo\` with \`{ text: "hello" }\`.
 
 - **Servers.** In memory: an SDK \`McpServer\` in the same process with the demo server's \`echo\`
   tool, reached through the SDK's \`InMemoryTransport\` (ours: \`McpServerConfig.inMemory\`, which
   uses the same linked pair). Over stdio: the bundled demo server
   (\`node packages/client/examples/demo-server.mjs\`) in a child process, reached through the SDK's
-  \`StdioClientTransport\` (ours: \`McpServerConfig.stdio\` and its own stdio transport).
+  \`StdioClientTransport\` (ours: \`McpServerConfig.stdio\` and its own stdio transport). Over
+  Streamable HTTP: one server in this process on 127.0.0.1 at an ephemeral port
+  (\`FlakyServer.http\` from \`@mcp-resilience/testing\`, with no faults: the same \`echo\`), one
+  session per side, reached through the SDK's \`StreamableHTTPClientTransport\` (ours:
+  \`McpServerConfig.http\`). The server runs in the bench's process, so its work counts in the CPU
+  time per call of every side alike.
 - **Latency**, one call in flight. Raw: an \`async\` loop with \`performance.now()\` before and after
   each \`await client.callTool({ name: "echo", arguments })\`. Ours: the loop runs inside the Effect
   program, each \`yield* tools.call("echo", args)\` between two
   \`yield* Effect.sync(() => performance.now())\`, as a user's program runs. Measured calls per side:
-  ${calls(s.memory.latency.iterations)} in memory and ${
-    calls(s.stdio.latency.iterations)
-  } over stdio, in ${s.memory.latency.rounds} and ${s.stdio.latency.rounds} rounds, after
-  ${calls(s.memory.latency.warmup)} and ${
-    calls(s.stdio.latency.warmup)
+  ${calls(s.memory.latency.iterations)} in memory, ${calls(s.stdio.latency.iterations)} over stdio and ${
+    calls(s.http.latency.iterations)
+  } over HTTP, in ${s.memory.latency.rounds}, ${s.stdio.latency.rounds}
+  and ${s.http.latency.rounds} rounds, after ${calls(s.memory.latency.warmup)}, ${calls(s.stdio.latency.warmup)} and ${
+    calls(s.http.latency.warmup)
   } warm-up calls. Median and p99 (nearest rank) over all measured
   calls. On a busy machine the p99 is mostly the calls during which the process lost its core.
 - **CPU time per call**: the CPU time of this process (all threads, so garbage collection
-  included; for stdio, not the server's) over each side's measured latency rounds, divided by the
-  calls. Other processes do not inflate it as they inflate wall-clock times on a busy machine.
+  included; the HTTP server's too, not the stdio server's) over each side's measured latency
+  rounds, divided by the calls. Other processes do not inflate it as they inflate wall-clock times on a busy machine.
 - **Throughput**, ${concurrency} calls in flight. Raw: \`await Promise.all(...)\` of ${concurrency} \`callTool\`s,
   repeated. Ours: \`Effect.forEach(range, () => tools.call(...), { concurrency: ${concurrency} })\`, repeated.
-  A round is ${s.memory.throughput.batches} such batches in memory and ${s.stdio.throughput.batches} over stdio; the number is the median
-  over ${s.memory.throughput.rounds} rounds per side of the calls per second in the round, after ${s.memory.throughput.warmupRounds} warm-up rounds.
+  A round is ${s.memory.throughput.batches} such batches in memory, ${s.stdio.throughput.batches} over stdio and ${s.http.throughput.batches} over HTTP; the
+  number is the median over ${s.memory.throughput.rounds}, ${s.stdio.throughput.rounds} and ${s.http.throughput.rounds} rounds per side of the calls per second in the round, after
+  ${s.memory.throughput.warmupRounds}, ${s.stdio.throughput.warmupRounds} and ${s.http.throughput.warmupRounds} warm-up rounds.
 - **Connect**, over stdio, ${s.connect.iterations} times per side (after ${s.connect.warmup} warm-up), alternating. Raw:
   \`new Client()\`, \`await client.connect(new StdioClientTransport(...))\` (connect), then
   \`await client.close()\` (connect + close). Ours: \`McpClient.make(config, { policy: RetryPolicy.default })\`
@@ -313,19 +397,19 @@ machine every microsecond of CPU may also wait for a core. At ${concurrency} cal
 \`Effect.forEach\` starts a fiber per call, which costs about as much as the call itself: compare
 the raw SDK in Effect with the raw SDK.
 
-## Running it
+${options.recovery === undefined ? "" : recoverySection(options.recovery, s.recovery)}## Running it
 
 \`\`\`sh
 pnpm bench                     # every study; rewrites this page and docs/herd.md
 pnpm bench --quick             # tiny sizes, a few seconds per study; prints only (--write to write this page)
 pnpm bench --no-write          # the full run, prints only
-pnpm bench --only=in-memory    # some sections (in-memory, stdio, connect, herd, scale), e.g. to profile; prints only
+pnpm bench --only=in-memory    # some sections (in-memory, stdio, http, connect, recovery, herd, scale); prints only
 pnpm bench:herd                # the herd study alone (see herd.md for its options)
 pnpm bench:scale               # the scale and leaks study alone; rewrites its section of this page
 pnpm bench:scale --quick       # small sizes, prints only (--only=sessions,cycles,stdio for some of it)
 \`\`\`
 
-The overhead part alone took ${options.seconds.toFixed(0)} s in the run above. The studies are not
+The overhead and recovery studies took ${options.seconds.toFixed(0)} s in the run above. The studies are not
 part of \`pnpm test\`; \`packages/bench/test/smoke.test.ts\` runs each of them in \`--quick\` mode
 so that they cannot rot. Most of a full run is the herd study (202 simulations of 1,000
 clients) and the scale study's 30,000 connect/close cycles.

@@ -1,8 +1,9 @@
 /**
  * The measurements. Each scenario holds one raw SDK `Client` and one mcp-resilience session
- * to equivalent servers over the same kind of transport, and alternates the two sides round by
- * round (raw first in even rounds, ours first in odd ones) so drift (JIT, GC, CPU frequency,
- * the other core's load) falls on both alike.
+ * to equivalent servers over the same kind of transport (in memory, stdio, Streamable HTTP; and in
+ * memory again with the breaker and a retry budget on, against the same raw client), and
+ * alternates the sides round by round in a rotating order so drift (JIT, GC, CPU frequency, the
+ * other core's load) falls on all alike.
  *
  * - raw side: a plain `async` loop, `performance.now()` around each `await client.callTool(...)`;
  * - our side: the loop runs inside the Effect program, each `tools.call(...)` between two
@@ -10,25 +11,33 @@
  */
 import { McpClient, McpServerConfig, McpTools } from "@mcp-resilience/client"
 import type { McpToolsTypes } from "@mcp-resilience/client"
-import { RetryPolicy } from "@mcp-resilience/policy"
+import { RetryBudget, RetryPolicy } from "@mcp-resilience/policy"
+import { FlakyServer } from "@mcp-resilience/testing"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { makeEchoServer, stdioCommand } from "./servers.js"
 import { range, rounds } from "./stats.js"
 
-/** The two transports under test. */
-export type Transport = "in-memory" | "stdio"
+/** The transports under test. */
+export type Transport = "in-memory" | "stdio" | "http"
+
+/** In memory, with the circuit breaker (default options) and a retry budget on in `McpTools`. */
+export const GUARDED = "in-memory, breaker + budget"
+
+/** What one pair measures: a transport, or the guarded variant of the in-memory one. */
+export type Scenario = Transport | typeof GUARDED
 
 /** The call both sides make: the demo server's `echo`. */
 const ECHO_ARGS = { text: "hello" }
 const CLIENT_INFO = { name: "bench-raw", version: "0.1.0" }
 
-/** Both sides of a transport: a raw SDK client and our service, each with its own server. */
+/** Both sides of a scenario: a raw SDK client and our service, each with its own session. */
 export interface Pair {
-  readonly transport: Transport
+  readonly transport: Scenario
   readonly raw: Client
   readonly ours: McpToolsTypes.Service
 }
@@ -45,22 +54,31 @@ const rawClient = (connect: (client: Client) => Promise<void>): Effect.Effect<Cl
     (client) => Effect.promise(() => client.close())
   )
 
-/** Raw: `InMemoryTransport` pair to an `McpServer` here. Ours: `McpServerConfig.inMemory` to another one. */
-export const inMemoryPair: Effect.Effect<Pair, unknown, Scope.Scope> = Effect.gen(function*() {
+const inMemoryServer = McpServerConfig.inMemory({ name: "bench-echo", connect: (t) => makeEchoServer().connect(t) })
+
+/**
+ * Raw: `InMemoryTransport` pair to an `McpServer` here. Ours: `McpServerConfig.inMemory` to another
+ * one; then the same raw client against `McpTools` with `breaker: {}` (the defaults) and a
+ * `RetryBudget.tokenBucket()` (the defaults) on, to a third one.
+ */
+export const inMemoryPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope> = Effect.gen(function*() {
   const raw = yield* rawClient(async (client) => {
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
     await makeEchoServer().connect(serverSide)
     await client.connect(clientSide)
   })
-  const ours = yield* McpTools.make({
-    server: McpServerConfig.inMemory({ name: "bench-echo", connect: (t) => makeEchoServer().connect(t) }),
-    policy: RetryPolicy.default
+  const ours = yield* McpTools.make({ server: inMemoryServer, policy: RetryPolicy.default })
+  const guarded = yield* McpTools.make({
+    server: inMemoryServer,
+    policy: RetryPolicy.default,
+    breaker: {},
+    budget: RetryBudget.tokenBucket()
   })
-  return { transport: "in-memory", raw, ours } satisfies Pair
+  return [{ transport: "in-memory", raw, ours }, { transport: GUARDED, raw, ours: guarded }] satisfies Array<Pair>
 })
 
 /** Raw: `StdioClientTransport` to the demo server. Ours: `McpServerConfig.stdio` to another one. */
-export const stdioPair: Effect.Effect<Pair, unknown, Scope.Scope> = Effect.gen(function*() {
+export const stdioPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope> = Effect.gen(function*() {
   const raw = yield* rawClient((client) =>
     client.connect(new StdioClientTransport({ ...stdioCommand, args: [...stdioCommand.args] }))
   )
@@ -68,7 +86,22 @@ export const stdioPair: Effect.Effect<Pair, unknown, Scope.Scope> = Effect.gen(f
     server: McpServerConfig.stdio({ ...stdioCommand }),
     policy: RetryPolicy.default
   })
-  return { transport: "stdio", raw, ours } satisfies Pair
+  return [{ transport: "stdio", raw, ours }] satisfies Array<Pair>
+})
+
+/**
+ * One Streamable HTTP server in this process (`FlakyServer.http` with no faults: its `echo` tool,
+ * 127.0.0.1, an ephemeral port), one session per side; it stops when the scope closes. Raw:
+ * `StreamableHTTPClientTransport`. Ours: `McpServerConfig.http`.
+ */
+export const httpPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope> = Effect.gen(function*() {
+  const server = yield* FlakyServer.http({ name: "bench-echo" })
+  const raw = yield* rawClient((client) => client.connect(new StreamableHTTPClientTransport(new URL(server.url))))
+  const ours = yield* McpTools.make({
+    server: McpServerConfig.http({ name: "bench-echo", url: server.url }),
+    policy: RetryPolicy.default
+  })
+  return [{ transport: "http", raw, ours }] satisfies Array<Pair>
 })
 
 /** Checks once that both sides get the echo back, so a broken setup cannot pass for a fast one. */

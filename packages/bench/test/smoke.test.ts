@@ -1,10 +1,10 @@
 /**
- * The benchmarks are not part of `pnpm test`, but this runs each of them (overhead, herd, scale)
- * in `--quick` mode, as a user would from the shell, so that they cannot rot: each must exit 0
+ * The benchmarks are not part of `pnpm test`, but this runs each of them (overhead, recovery, herd,
+ * scale) in `--quick` mode, as a user would from the shell, so that they cannot rot: each must exit 0
  * and print its tables, and none may write the docs.
  *
  * Each runs in a child process (`node --import tsx`, with the workspace's source condition), the
- * three at once; a child that is still running when its test ends is killed.
+ * four at once; a child that is still running when its test ends is killed.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -57,16 +57,36 @@ describe.concurrent("benchmarks, --quick", () => {
     assert.deepStrictEqual(snapshot(), before)
   })
 
-  it("overhead (pnpm bench --quick, without the studies it starts)", { timeout: 90_000 }, async () => {
-    const { code, output } = await runScript("src/main.ts", ["--quick", "--only=in-memory,stdio,connect"], 80_000)
+  /** `pnpm bench --quick --only=<only>`: exits 0 and prints each of `expected`. */
+  const quickMain = (only: string, expected: ReadonlyArray<string>) => async () => {
+    const { code, output } = await runScript("src/main.ts", ["--quick", `--only=${only}`], 80_000)
     assert.strictEqual(code, 0, output)
-    includesAll(output, [
+    includesAll(output, expected)
+  }
+
+  it(
+    "overhead (pnpm bench --quick, without the studies it starts)",
+    { timeout: 90_000 },
+    quickMain("in-memory,stdio,http,connect", [
       "ours vs raw",
-      "in-memory  latency, median",
-      "stdio      throughput, 64 in flight",
-      "stdio      connect + close, median"
+      "in-memory                    latency, median",
+      "in-memory, breaker + budget  throughput, 64 in flight",
+      "stdio                        throughput, 64 in flight",
+      "http                         latency, median",
+      "http                         throughput, 64 in flight",
+      "stdio                        connect + close, median"
     ])
-  })
+  )
+
+  it(
+    "recovery (pnpm bench --quick --only=recovery: one outage of 500 ms)",
+    { timeout: 90_000 },
+    quickMain("recovery", [
+      "| lag: that attempt to the first successful call |",
+      "| one connect + call, healthy (1 times) |",
+      "goal: lag within one connect; median lag"
+    ])
+  )
 
   it("herd (pnpm bench:herd --quick, 20 clients, 1 seed)", { timeout: 90_000 }, async () => {
     const { code, output } = await runScript("src/herd/main.ts", ["--quick", "--clients", "20", "--seeds", "1"], 80_000)

@@ -21,7 +21,7 @@ const McpToolsLive = McpTools.layer({
     args: [demoServer],
     env: { DEMO_STATE_FILE: stateFile, DEMO_NOT_READY_FOR: "2" }
   }),
-  // the default policy, with a shorter base delay so the demo is quick
+  // shorter than the default policy (10 attempts, 1 s base, 30 s cap), so the demo is quick
   policy: RetryPolicy.make({ maxAttempts: 5, base: "500 millis", cap: "5 seconds", jitter: "full" })
 })
 
