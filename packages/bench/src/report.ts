@@ -319,8 +319,8 @@ ${markdownTable(options.table)}
 - **${GUARDED}**: \`McpTools.make\` with \`breaker: {}\` (the defaults: failure ratio 0.1 over
   30 s with at least 100 calls, 5 s break) and \`budget: RetryBudget.tokenBucket()\` (500 tokens),
   measured in the same run against the same raw client as the plain in-memory rows. With a
-  breaker every call goes through it, so the call takes the general path instead of the fast one;
-  the budget is only consulted after a failed attempt, before a retry, and these calls do not fail.
+  breaker every call goes through it (one more step on the call's path); the budget is only
+  consulted after a failed attempt, before a retry, and these calls do not fail.
 - **raw SDK in Effect**: the same raw SDK client called from the same Effect program as
   mcp-resilience (\`Effect.promise(() => client.callTool(...))\`; \`Effect.forEach\` with the same
   concurrency for throughput), with no mcp-resilience code at all. It is what running inside
@@ -333,7 +333,10 @@ The run:
 - date: ${options.date.toISOString().replace(/\.\d+Z$/, "Z")}; the whole run took ${options.seconds.toFixed(0)} s
 - load average (1 min) ${options.load.before} before and ${options.load.after} after: other work on the machine
   slows every side, and the side doing more CPU work per call (ours) the most
-- command: \`${options.command}\` at the repository root
+- command: \`${options.command}\` at the repository root; it builds the packages first (\`tsc -b\`) and
+  measures their compiled \`dist\`, the code users run (only the bench's own files go through
+  \`tsx\`). Run from the TypeScript sources through \`tsx\`, which names every closure as it is
+  made, mcp-resilience's side costs several microseconds more per call
 
 ## How each number is measured
 

@@ -175,6 +175,14 @@ const DEFAULT_CALL_TIMEOUT = Duration.seconds(60)
 /** Effect's built-in tracer: its spans are plain records, and it propagates nothing into other code. */
 const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
+/** The built-in tracer, with every span it makes starting at `startTime` (a span made late). */
+const startingAt = (startTime: bigint): Tracer.Tracer =>
+  Tracer.make({
+    span: (name, parent, context, links, _startTime, kind, options) =>
+      nativeTracer.span(name, parent, context, links, startTime, kind, options),
+    context: nativeTracer.context
+  })
+
 /** The server says the HTTP session is unknown: per the specification, start a new one. */
 const sessionExpired = (error: unknown): error is McpConnectError =>
   (error as McpConnectError)?._tag === "McpConnectError" && (error as McpConnectError).status === 404
@@ -399,17 +407,19 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     /**
      * One call: a span, metrics, at most one retry loop.
      *
-     * The fast path (the usual case: a live session, a known tool, no breaker, Effect's built-in
-     * tracer) is one uninterruptible region that makes the span, runs the session's request
-     * interruptibly and, however it ends, cancels the request if it is still in flight (so the
-     * server gets `notifications/cancelled`), records the metrics and ends the span: one region
-     * instead of one each for the span, the metrics and the request's interruption hook.
+     * The fast path (the usual case: a live session, a known tool, Effect's built-in tracer) is
+     * one uninterruptible region that runs the session's request interruptibly and,
+     * however it ends, cancels the request if it is still in flight (so the server gets
+     * `notifications/cancelled`), records the metrics and ends the span: one region instead of one
+     * each for the span, the metrics and the request's interruption hook.
      *
-     * The span is made the parent span only where something may read it (failures, whose errors
-     * carry it; retries and their logs), because providing it costs about as much as the request.
-     * Otherwise (no session yet, a tool not listed, a breaker, another tracer such as
-     * OpenTelemetry's, which propagates the current span into the SDK's instrumented I/O) the
-     * whole call runs with the span as its parent.
+     * On that path the span is made only when something may read it: a failure (its error carries
+     * the span) or a retry (its logs do). The built-in tracer keeps no record of its spans, so a
+     * span that nobody reads is invisible, and making one (ids from `Math.random`, the attributes)
+     * costs about a tenth of the call. A span made late starts when the call started: the tracer
+     * is given the call's start time. Otherwise (no session yet, a tool not listed, another
+     * tracer such as OpenTelemetry's, which propagates the current span into the SDK's
+     * instrumented I/O) the span is made first and the whole call runs with it as its parent.
      */
     const callRaw = (
       name: string,
@@ -426,56 +436,69 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           const services = fiber.getFiberRef(DefaultServices.currentServices)
           const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
           const session = supervisor.current()
-          const fast = breaker === undefined && session !== undefined && byName.has(name) &&
+          const fast = session !== undefined && byName.has(name) &&
               Context.get(services, Tracer.Tracer) === nativeTracer
             ? unguardedCallTool.get(session.client)
             : undefined
-          return Effect.flatMap(Effect.makeSpan("mcp.tools.call", spanOptionsOf(name)), (span) => {
-            const handle: CallHandle = { cancel: noCancel }
-            const attempted: Effect.Effect<CallToolResult, CallError> = fast !== undefined
-              ? Effect.catchAll(fast(name, args, timeoutMillis, handle), (failed) => {
-                // fail again inside the span, so that the error carries it
-                const error = Cause.originalError(failed)
-                return Effect.withParentSpan(
-                  Effect.zipRight(
-                    sessionExpired(error) ? supervisor.invalidate(session!, error) : Effect.void,
-                    recover(name, args, options, timeoutMillis, error)
-                  ),
-                  span
+          const spanClock = Context.get(services, Clock.Clock)
+          const spanStart = !timing ? BigInt(0) : spanClock === clock ? started : spanClock.unsafeCurrentTimeNanos()
+          let span: Tracer.Span | undefined
+          const inSpan = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+            span !== undefined
+              ? Effect.withParentSpan(effect, span)
+              : Effect.flatMap(
+                Effect.withTracer(Effect.makeSpan("mcp.tools.call", spanOptionsOf(name)), startingAt(spanStart)),
+                (made) => {
+                  span = made
+                  return Effect.withParentSpan(effect, made)
+                }
+              )
+          const handle: CallHandle = { cancel: noCancel }
+          const attempted: Effect.Effect<CallToolResult, CallError> = fast !== undefined
+            ? Effect.catchAll(guard(fast(name, args, timeoutMillis, handle)), (failed) => {
+              // fail again inside the span, so that the error carries it
+              const error = Cause.originalError(failed)
+              return inSpan(
+                Effect.zipRight(
+                  sessionExpired(error) ? supervisor.invalidate(session!, error) : Effect.void,
+                  recover(name, args, options, timeoutMillis, error)
                 )
-              })
-              : Effect.withParentSpan(
+              )
+            })
+            : Effect.flatMap(Effect.makeSpan("mcp.tools.call", spanOptionsOf(name)), (made) => {
+              span = made
+              return Effect.withParentSpan(
                 Effect.catchAll(
                   Effect.zipRight(ensureKnown(name), attempt(name, args, timeoutMillis)),
                   (error) => recover(name, args, options, timeoutMillis, error)
                 ),
-                span
+                made
               )
-            const finish = (exit: Exit.Exit<CallToolResult, CallError>) => {
-              handle.cancel()
-              toolMetrics.record(outcomeOf(exit), Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
-              // as `Effect.useSpan` ends its span
-              if (span.status._tag !== "Ended") {
-                span.end(timing ? Context.get(services, Clock.Clock).unsafeCurrentTimeNanos() : BigInt(0), exit)
+            })
+          const finish = (exit: Exit.Exit<CallToolResult, CallError>) => {
+            handle.cancel()
+            toolMetrics.record(outcomeOf(exit), Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
+            // as `Effect.useSpan` ends its span
+            if (span !== undefined && span.status._tag !== "Ended") {
+              span.end(timing ? spanClock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+            }
+          }
+          return Effect.matchCauseEffect(
+            restore(Effect.flatMap(attempted, (result) =>
+              result.isError === true
+                ? inSpan(Effect.fail(toolError(name, result)))
+                : Effect.succeed(result))),
+            {
+              onFailure: (cause) => {
+                finish(Exit.failCause(cause))
+                return Effect.failCause(cause)
+              },
+              onSuccess: (result) => {
+                finish(Exit.succeed(result))
+                return Effect.succeed(result)
               }
             }
-            return Effect.matchCauseEffect(
-              restore(Effect.flatMap(attempted, (result) =>
-                result.isError === true
-                  ? Effect.withParentSpan(Effect.fail(toolError(name, result)), span)
-                  : Effect.succeed(result))),
-              {
-                onFailure: (cause) => {
-                  finish(Exit.failCause(cause))
-                  return Effect.failCause(cause)
-                },
-                onSuccess: (result) => {
-                  finish(Exit.succeed(result))
-                  return Effect.succeed(result)
-                }
-              }
-            )
-          })
+          )
         })
       )
     const options_ = options

@@ -1,0 +1,74 @@
+/**
+ * The `mcp.tools.call` span. With Effect's built-in tracer a call makes its span only when
+ * something may read it (a failure, a retry); another tracer sees a span for every call.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { RetryPolicy } from "@mcp-resilience/policy"
+import { Cause, Context, DefaultServices, Effect, Fiber, Option, TestClock, Tracer } from "effect"
+import * as McpServerConfig from "../src/McpServerConfig.js"
+import { McpTools } from "../src/McpTools.js"
+import { createServer } from "./fixtures/server.mjs"
+
+const policy = RetryPolicy.make({ maxAttempts: 3, base: "20 millis", cap: "100 millis", jitter: "none" })
+
+describe("the mcp.tools.call span", () => {
+  const server = McpServerConfig.inMemory({ name: "fixture", connect: (t) => createServer({}).connect(t) })
+  const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+  // where Effect keeps the span an error was raised in (what `Cause.pretty` prints as "at ...")
+  const parentName = (span: Tracer.Span) => {
+    const parent = Option.getOrUndefined(span.parent)
+    return parent?._tag === "Span" ? parent.name : undefined
+  }
+  const spanOf = (error: object) => (error as Record<symbol, Tracer.Span>)[Symbol.for("effect/SpanAnnotation")]
+
+  it.scoped("built-in tracer: a failed call's error carries the span, which starts when the call started", () =>
+    Effect.gen(function*() {
+      const tools = yield* McpTools.make({ server, policy, callPolicy: RetryPolicy.make({ maxAttempts: 1 }) })
+      yield* TestClock.adjust("1 second")
+      const fiber = yield* Effect.fork(Effect.flip(tools.call("slow", { ms: 30_000 }, { timeout: "5 seconds" })))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "McpTimeoutError")
+      const span = spanOf(error)
+      assert.strictEqual(span.name, "mcp.tools.call")
+      assert.strictEqual(span.kind, "client")
+      assert.strictEqual(span.attributes.get("gen_ai.tool.name"), "slow")
+      assert.strictEqual(span.attributes.get("mcp.server.name"), "fixture")
+      assert.strictEqual(span.status.startTime, BigInt(1_000_000_000))
+      assert.strictEqual(span.status._tag === "Ended" ? span.status.endTime : undefined, BigInt(6_000_000_000))
+      assert.include(Cause.pretty(Cause.fail(error)), "at mcp.tools.call")
+    }))
+
+  it.scoped("built-in tracer: an isError result's McpToolError carries the span, a child of the caller's", () =>
+    Effect.gen(function*() {
+      const tools = yield* McpTools.make({ server, policy })
+      const error = yield* Effect.flip(tools.call("fail", { message: "no" }).pipe(Effect.withSpan("caller")))
+      const span = spanOf(error)
+      assert.strictEqual(span.name, "mcp.tools.call")
+      assert.strictEqual(parentName(span), "caller")
+      assert.strictEqual(span.status._tag, "Ended")
+    }))
+
+  it.scoped("another tracer sees the span of every call, successful ones too, ended with the call's exit", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = builtIn.span(name, parent, context, links, startTime, kind, options)
+          spans.push(span)
+          return span
+        },
+        context: (f) => f()
+      })
+      const tools = yield* McpTools.make({ server, policy })
+      yield* tools.call("echo", { text: "hi" }).pipe(Effect.withSpan("caller"), Effect.withTracer(recording))
+      const calls = spans.filter((span) => span.name === "mcp.tools.call")
+      assert.strictEqual(calls.length, 1)
+      const [span] = calls
+      assert.strictEqual(span.attributes.get("mcp.method.name"), "tools/call")
+      assert.strictEqual(span.attributes.get("gen_ai.operation.name"), "execute_tool")
+      assert.strictEqual(span.status._tag === "Ended" && span.status.exit._tag, "Success")
+      assert.strictEqual(parentName(span), "caller")
+    }))
+})
