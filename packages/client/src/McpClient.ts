@@ -25,6 +25,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { Deadlines } from "./internal/deadlines.js"
 import { connectError, requestError, unchecked } from "./internal/errors.js"
+import { addFinalizer } from "./internal/release.js"
 import { RequestSignal, type UnguardedCallTool, unguardedCallTool } from "./internal/request.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import { McpConnectError, McpTimeoutError } from "./McpError.js"
@@ -172,11 +173,9 @@ const handshake = (config: McpServerConfig.McpServerConfig, server: string, opti
       try: (signal) => sdk.connect(opened.transport, { signal, timeout: SDK_TIMEOUT }),
       catch: (cause) => connectError(server, opened, cause)
     })
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        open.value = false
-      })
-    )
+    yield* addFinalizer(Effect.sync(() => {
+      open.value = false
+    }))
     return { sdk, opened, closed, open } satisfies Attempt
   })
 

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { addFinalizer } from "./internal/release.js"
 import { toolsChanged } from "./internal/toolsChanged.js"
 import type * as McpClient from "./McpClient.js"
 import { McpConfigError, McpToolError } from "./McpError.js"
@@ -185,7 +186,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         )
       )
     for (const [, tools] of started) toolsChanged.set(tools, onChange)
-    yield* Effect.addFinalizer(() => Effect.sync(() => started.forEach(([, tools]) => toolsChanged.delete(tools))))
+    yield* addFinalizer(Effect.sync(() => started.forEach(([, tools]) => toolsChanged.delete(tools))))
 
     const clashes = yield* rebuilding.withPermits(1)(rebuild)
     if (clashes.length > 0) {

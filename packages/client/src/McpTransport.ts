@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import { bounded } from "./internal/release.js"
+import { acquireRelease, addFinalizer, bounded } from "./internal/release.js"
 import { defaultEnvironment, StdioTransport } from "./internal/stdioTransport.js"
 import { type McpAuthError, McpConnectError } from "./McpError.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
@@ -217,7 +217,7 @@ const deleteSession = async (
 }
 
 const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: string) =>
-  Effect.acquireRelease(
+  acquireRelease(
     Effect.sync(() => {
       const recorder = recordingFetch()
       const requestInit: RequestInit = { headers: unredact(config.headers) }
@@ -263,7 +263,7 @@ const openStdio = (config: McpServerConfig.Stdio, server: string) =>
           )
         )
     })
-    yield* Effect.addFinalizer(() => transport.terminate(Duration.millis(config.shutdownGraceMillis)))
+    yield* addFinalizer(Effect.suspend(() => transport.terminate(Duration.millis(config.shutdownGraceMillis))))
     return {
       transport,
       pid: () => transport.pid,
@@ -284,7 +284,7 @@ const openInMemory = (config: McpServerConfig.InMemory, server: string) =>
           cause
         })
     })
-    yield* Effect.addFinalizer(() =>
+    yield* addFinalizer(
       boundedClose(Effect.promise(() => Promise.allSettled([clientSide.close(), serverSide.close()]))).pipe(
         Effect.ignore
       )
