@@ -549,6 +549,9 @@ export const teardown: Teardown = (exit, onExit) => {
     : ExitCode.Failed
   process.exitCode = code
   onExit(code)
-  // nothing should keep the process alive now; if something does, do not wait for it
+  // Nothing should keep the process alive now; if something does, do not wait for it. This is
+  // the one timer outside Effect's Clock: `runMain` calls `teardown` after the program's fiber
+  // has ended, so there is no fiber left to sleep on a Clock, and no TestClock could drive it
+  // (the tests run the built command as a child process and measure its exit on the wall clock).
   setTimeout(() => process.exit(code), 1000).unref()
 }

@@ -143,6 +143,10 @@ describe("McpToolset", () => {
     Effect.gen(function*() {
       let inFlight = 0
       let most = 0
+      let started = 0
+      // A handshake holds until 4 are in flight (or every one has started), so the limit is
+      // reached whatever the timing, and a fifth would be counted if the limit let it in.
+      let waiting: Array<() => void> = []
       const servers = Array.from({ length: 20 }, (_, i) => ({
         name: `s${i}`,
         prefix: `s${i}`,
@@ -151,9 +155,15 @@ describe("McpToolset", () => {
           name: `s${i}`,
           connect: async (transport) => {
             inFlight++
+            started++
             most = Math.max(most, inFlight)
-            // a handshake that takes a while, so concurrent ones overlap
-            await new Promise((resolve) => setTimeout(resolve, 25))
+            await new Promise<void>((resolve) => {
+              waiting.push(resolve)
+              if (inFlight >= 4 || started === 20) {
+                waiting.forEach((release) => release())
+                waiting = []
+              }
+            })
             await createServer({}).connect(transport)
             inFlight--
           }
