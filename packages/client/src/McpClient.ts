@@ -24,11 +24,11 @@ import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { Deadlines } from "./internal/deadlines.js"
-import { connectError, requestError, unchecked } from "./internal/errors.js"
+import { closedError, connectError, requestError } from "./internal/errors.js"
 import { addFinalizer } from "./internal/release.js"
 import { RequestSignal, type UnguardedCallTool, unguardedCallTool } from "./internal/request.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
-import { McpConnectError, McpTimeoutError } from "./McpError.js"
+import { type McpConnectError, McpTimeoutError } from "./McpError.js"
 import * as McpMetrics from "./McpMetrics.js"
 import * as McpServerConfig from "./McpServerConfig.js"
 import { McpTransports, type OpenedTransport } from "./McpTransport.js"
@@ -160,11 +160,7 @@ const handshake = (config: McpServerConfig.McpServerConfig, server: string, opti
       Deferred.unsafeDone(
         closed,
         Exit.succeed(
-          new McpConnectError({
-            server,
-            reason: "Closed",
-            detail: opened.describeClose?.() ?? "the transport closed"
-          }, unchecked)
+          closedError(server, opened.describeClose?.() ?? "the transport closed")
         )
       )
     }

@@ -205,7 +205,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         byName = new Map(tools.map((tool) => [tool.name, tool]))
         const set = Effect.as(SubscriptionRef.set(toolsRef, tools), tools)
         const listener = self.service === undefined ? undefined : toolsChanged.get(self.service)
-        return listener === undefined ? set : Effect.zipLeft(set, listener(tools))
+        return listener === undefined ? set : Effect.zipLeft(set, listener())
       })
     const listOn = (session: Session) => Effect.flatMap(session.client.listTools(), remember)
     const debounce = options.refreshDebounce ?? Duration.millis(100)
@@ -443,16 +443,19 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           const spanClock = Context.get(services, Clock.Clock)
           const spanStart = !timing ? BigInt(0) : spanClock === clock ? started : spanClock.unsafeCurrentTimeNanos()
           let span: Tracer.Span | undefined
-          const inSpan = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-            span !== undefined
-              ? Effect.withParentSpan(effect, span)
-              : Effect.flatMap(
-                Effect.withTracer(Effect.makeSpan("mcp.tools.call", spanOptionsOf(name)), startingAt(spanStart)),
-                (made) => {
-                  span = made
-                  return Effect.withParentSpan(effect, made)
-                }
-              )
+          // the span, made at first use: on the fast path only when something may read it, and then
+          // starting when the call started (see above)
+          const inSpan = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+            if (span !== undefined) return Effect.withParentSpan(effect, span)
+            const made = Effect.makeSpan("mcp.tools.call", spanOptionsOf(name))
+            return Effect.flatMap(
+              fast === undefined ? made : Effect.withTracer(made, startingAt(spanStart)),
+              (made) => {
+                span = made
+                return Effect.withParentSpan(effect, made)
+              }
+            )
+          }
           const handle: CallHandle = { cancel: noCancel }
           const attempted: Effect.Effect<CallToolResult, CallError> = fast !== undefined
             ? Effect.catchAll(guard(fast(name, args, timeoutMillis, handle)), (failed) => {
@@ -465,16 +468,12 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
                 )
               )
             })
-            : Effect.flatMap(Effect.makeSpan("mcp.tools.call", spanOptionsOf(name)), (made) => {
-              span = made
-              return Effect.withParentSpan(
-                Effect.catchAll(
-                  Effect.zipRight(ensureKnown(name), attempt(name, args, timeoutMillis)),
-                  (error) => recover(name, args, options, timeoutMillis, error)
-                ),
-                made
+            : inSpan(
+              Effect.catchAll(
+                Effect.zipRight(ensureKnown(name), attempt(name, args, timeoutMillis)),
+                (error) => recover(name, args, options, timeoutMillis, error)
               )
-            })
+            )
           const finish = (exit: Exit.Exit<CallToolResult, CallError>) => {
             handle.cancel()
             toolMetrics.record(outcomeOf(exit), Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)

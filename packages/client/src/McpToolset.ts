@@ -176,9 +176,9 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
 
     // later changes (a server coming up, a tool list changing) rebuild the table, one rebuild at a
     // time; clashes then are logged. Registered before the first rebuild, so no change falls between.
-    const rebuilding = yield* Effect.makeSemaphore(1)
+    const rebuildOnce = (yield* Effect.makeSemaphore(1)).withPermits(1)(rebuild)
     const onChange = () =>
-      rebuilding.withPermits(1)(rebuild).pipe(
+      rebuildOnce.pipe(
         Effect.flatMap((later) =>
           later.length === 0
             ? Effect.void
@@ -188,7 +188,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     for (const [, tools] of started) toolsChanged.set(tools, onChange)
     yield* addFinalizer(Effect.sync(() => started.forEach(([, tools]) => toolsChanged.delete(tools))))
 
-    const clashes = yield* rebuilding.withPermits(1)(rebuild)
+    const clashes = yield* rebuildOnce
     if (clashes.length > 0) {
       return yield* new McpConfigError({
         path: "servers",

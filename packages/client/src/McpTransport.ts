@@ -10,7 +10,6 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -112,20 +111,21 @@ const requestIds = (body: unknown): Array<string | number> => {
   }
 }
 
+const ID_FIELD = Buffer.from("id:")
+const NEWLINE_ID_FIELD = Buffer.from("\nid:")
+const encoder = new TextEncoder()
+
 /**
  * The event stream of a POST's answer, as the SDK reads it, except when the connection breaks
  * before the stream carried an event id: the SDK then cannot resume it and would leave its
  * requests waiting for an answer that can no longer come (until their deadline, reported as
  * a timeout). Instead the stream ends with a `ConnectionClosed` error for each request of the
- * POST, so they fail at once as closed connections (`maybeExecuted`). A request already
- * answered on the stream ignores its extra error (the SDK drops answers to unknown ids).
+ * POST (read from `requestBody` only then), so they fail at once as closed connections
+ * (`maybeExecuted`). A request already answered on the stream gets an extra error for an id
+ * the SDK no longer waits for: the SDK reports it to `onerror`, which `McpClient` ignores.
  */
-const ID_FIELD = Buffer.from("id:")
-const NEWLINE_ID_FIELD = Buffer.from("\nid:")
-
-const endOnBreak = (body: ReadableStream<Uint8Array>, ids: ReadonlyArray<string | number>) => {
+const endOnBreak = (body: ReadableStream<Uint8Array>, requestBody: unknown) => {
   const reader = body.getReader()
-  const encoder = new TextEncoder()
   let resumable = false
   let lineStart = true
   return new ReadableStream<Uint8Array>({
@@ -139,7 +139,8 @@ const endOnBreak = (body: ReadableStream<Uint8Array>, ids: ReadonlyArray<string 
         if (bytes.length > 0) lineStart = bytes[bytes.length - 1] === 10
         controller.enqueue(value)
       } catch (error) {
-        if (resumable) return controller.error(error)
+        const ids = resumable ? [] : requestIds(requestBody)
+        if (ids.length === 0) return controller.error(error)
         const detail = `the connection broke before the answer (${error instanceof Error ? error.message : "error"})`
         // a blank line first ends an event cut in half (the SDK drops it as invalid)
         const events = ids.map((id) =>
@@ -171,13 +172,13 @@ const recordingFetch = () => {
       }
       return response
     }
-    const ids = init?.method === "POST" ? requestIds(init.body) : []
     if (
-      ids.length === 0 || response.body === null || !response.headers.get("content-type")?.includes("text/event-stream")
+      init?.method !== "POST" || response.body === null ||
+      !response.headers.get("content-type")?.includes("text/event-stream")
     ) {
       return response
     }
-    return new Response(endOnBreak(response.body, ids), {
+    return new Response(endOnBreak(response.body, init.body), {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers
@@ -189,10 +190,7 @@ const recordingFetch = () => {
 const HTTP_CLOSE_BOUND = Duration.seconds(2)
 
 /** A step of a release, bounded in time (see `bounded`): fails with a `TimeoutException` after the bound. */
-const boundedClose = <A, E>(close: Effect.Effect<A, E>) =>
-  Effect.flatten(
-    bounded(Effect.map(close, Effect.succeed), HTTP_CLOSE_BOUND, () => Effect.fail(new Cause.TimeoutException()))
-  )
+const boundedClose = <A, E>(close: Effect.Effect<A, E>) => bounded(close, HTTP_CLOSE_BOUND)
 
 /**
  * DELETEs a Streamable HTTP session. Not the SDK's `terminateSession`: it sends the request
@@ -263,7 +261,7 @@ const openStdio = (config: McpServerConfig.Stdio, server: string) =>
           )
         )
     })
-    yield* addFinalizer(Effect.suspend(() => transport.terminate(Duration.millis(config.shutdownGraceMillis))))
+    yield* addFinalizer(transport.terminate(Duration.millis(config.shutdownGraceMillis)))
     return {
       transport,
       pid: () => transport.pid,

@@ -58,6 +58,18 @@ const httpStatus = (u: unknown): number | undefined => {
  */
 export const unchecked = { disableValidation: true } as const
 
+/**
+ * A closed connection (`McpConnectError` with reason `Closed`), built {@link unchecked}: one is
+ * made for the session and for each request in flight whenever a session closes.
+ *
+ * @internal
+ */
+export const closedError = (
+  server: string,
+  detail: string,
+  extra: { readonly maybeExecuted?: boolean; readonly cause?: unknown } = {}
+): McpConnectError => new McpConnectError({ server, reason: "Closed", detail, ...extra }, unchecked)
+
 /** True when the error says the message never left the client. */
 export const notSent = (u: unknown): boolean => {
   const code = systemCode(u)
@@ -75,12 +87,7 @@ export const connectError = (
   if (status !== undefined) return httpError(server, opened, status, cause)
   if (cause instanceof SdkMcpError) {
     if (cause.code === ErrorCode.ConnectionClosed) {
-      const closed = opened?.describeClose?.()
-      return new McpConnectError({
-        server,
-        reason: "Closed",
-        detail: closed ?? "the connection closed during the handshake"
-      })
+      return closedError(server, opened?.describeClose?.() ?? "the connection closed during the handshake")
     }
     return new McpConnectError({
       server,
@@ -101,10 +108,10 @@ export const connectError = (
     return new McpConnectError({ server, reason: "Refused", detail: `connection refused (${code})`, cause })
   }
   if (code !== undefined && RESET.has(code)) {
-    return new McpConnectError({ server, reason: "Closed", detail: `connection reset (${code})`, cause })
+    return closedError(server, `connection reset (${code})`, { cause })
   }
   const closed = opened?.describeClose?.()
-  if (closed !== undefined) return new McpConnectError({ server, reason: "Closed", detail: closed })
+  if (closed !== undefined) return closedError(server, closed)
   return new McpConnectError({ server, reason: "Handshake", detail: messageOf(cause) })
 }
 
@@ -130,10 +137,7 @@ export const requestError = (
 ): McpConnectError | McpAuthError | McpProtocolError => {
   if (cause instanceof SdkMcpError) {
     if (cause.code === ErrorCode.ConnectionClosed) {
-      return new McpConnectError({
-        server,
-        reason: "Closed",
-        detail: `${opened?.describeClose?.() ?? "the connection closed"} during ${method}`,
+      return closedError(server, `${opened?.describeClose?.() ?? "the connection closed"} during ${method}`, {
         maybeExecuted: true
       })
     }

@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -45,15 +46,13 @@ export const acquireRelease = <A, E, R, X>(
  * server never answers, a process that does not exit), and it runs in a fiber of its own,
  * joined uninterruptibly, because an interruption of the releasing fiber is passed on to
  * its child fibers: an interrupted program would cut its release short (no SIGTERM, no
- * SIGKILL, no DELETE) instead of waiting for it.
+ * SIGKILL, no DELETE) instead of waiting for it. Past the bound it fails with a
+ * `TimeoutException`.
  *
  * @internal
  */
-export const bounded = <A, E, B>(
+export const bounded = <A, E>(
   step: Effect.Effect<A, E>,
-  duration: Duration.DurationInput,
-  onTimeout: () => B
-): Effect.Effect<A | B, E> =>
-  Effect.forkDaemon(
-    Effect.timeoutTo(Effect.interruptible(step), { duration, onTimeout, onSuccess: (a: A): A | B => a })
-  ).pipe(Effect.flatMap(Fiber.join))
+  duration: Duration.DurationInput
+): Effect.Effect<A, E | Cause.TimeoutException> =>
+  Effect.forkDaemon(Effect.timeout(Effect.interruptible(step), duration)).pipe(Effect.flatMap(Fiber.join))

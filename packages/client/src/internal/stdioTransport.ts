@@ -237,7 +237,7 @@ export class StdioTransport implements Transport {
 
   private waitExit(grace: Duration.Duration): Effect.Effect<boolean> {
     // the grace timeout must end the wait, and an interruption of the program must not
-    return bounded(Effect.as(this.awaitExit, true), grace, () => false)
+    return bounded(Effect.as(this.awaitExit, true), grace).pipe(Effect.orElseSucceed(() => false))
   }
 
   private signal(signal: NodeJS.Signals): Effect.Effect<void> {

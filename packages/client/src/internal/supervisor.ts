@@ -16,11 +16,11 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as McpClient from "../McpClient.js"
-import { McpConnectError, type McpError, McpTimeoutError } from "../McpError.js"
+import { type McpConnectError, type McpError, McpTimeoutError } from "../McpError.js"
 import * as McpError_ from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
-import { unchecked } from "./errors.js"
+import { closedError } from "./errors.js"
 
 /** @internal */
 export interface HealthOptions {
@@ -202,7 +202,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
         return Effect.zipRight(
           Deferred.fail(
             next,
-            new McpConnectError({ server, reason: "Closed", detail: "the layer was closed" }, unchecked)
+            closedError(server, "the layer was closed")
           ),
           setStatus(Status.Closed({ error: undefined }))
         )
@@ -258,11 +258,10 @@ const healthCheck = (session: Session, health: HealthOptions) => {
           missed++
           return missed < misses ? Effect.void : Deferred.succeed(
             session.dead,
-            new McpConnectError({
-              server: session.client.server,
-              reason: "Closed",
-              detail: `the server missed ${missed} health checks in a row (last: ${error.message})`
-            })
+            closedError(
+              session.client.server,
+              `the server missed ${missed} health checks in a row (last: ${error.message})`
+            )
           )
         })
     })

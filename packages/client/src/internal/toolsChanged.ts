@@ -6,11 +6,10 @@
  *
  * @internal
  */
-import type { Tool } from "@modelcontextprotocol/sdk/types.js"
 import type * as Effect from "effect/Effect"
 
 /** @internal */
-export type ToolsListener = (tools: ReadonlyArray<Tool>) => Effect.Effect<void>
+export type ToolsListener = () => Effect.Effect<void>
 
 /** @internal */
 export const toolsChanged: WeakMap<object, ToolsListener> = new WeakMap()
