@@ -393,7 +393,7 @@ const watchProgram = (input: WatchInput) =>
     const entries = yield* watchEntries(input)
     for (const entry of entries) yield* McpServerConfig.validate(entry.server)
     onInterrupt.code = ExitCode.Ok
-    const style = styles(process.stdout.isTTY === true)
+    const style = stdoutStyle()
     const width = Math.max(...entries.map((e) => e.name.length))
     const clock = yield* Effect.clock
     /** `time  server  tag  detail`, the tag padded (before colouring) so that details line up. */

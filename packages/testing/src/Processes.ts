@@ -6,6 +6,9 @@
  */
 import * as fs from "node:fs"
 
+/** A zombie (state Z) has exited; only its parent's wait is missing. Throws if `/proc` cannot tell. */
+const isZombie = (pid: number | string): boolean => /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
+
 /**
  * Whether `pid` is a live process. A child that has exited but that its parent has not reaped
  * yet (a zombie, state `Z`) counts as gone.
@@ -20,7 +23,7 @@ export const isLive = (pid: number): boolean => {
     return (error as NodeJS.ErrnoException).code === "EPERM"
   }
   try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
+    return !isZombie(pid)
   } catch {
     return true
   }
@@ -55,8 +58,7 @@ export const mentioning = (token: string): Array<number> => {
     try {
       const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8")
       if (!cmdline.includes(token)) continue
-      // a zombie (state Z) has exited; only its parent's wait is missing
-      if (!/\) Z /.test(fs.readFileSync(`/proc/${entry}/stat`, "utf8"))) found.push(Number(entry))
+      if (!isZombie(entry)) found.push(Number(entry))
     } catch {
       // exited while we looked
     }

@@ -88,15 +88,13 @@ export const applyPolicyFlags = (
   Effect.try({
     try: () =>
       RetryPolicy.make({
+        ...base,
         maxAttempts: Option.getOrElse(flags.attempts, () => base.maxAttempts),
         base: Option.getOrElse(flags.base, () => base.base),
-        factor: base.factor,
         cap: Option.getOrElse(flags.cap, () => base.cap),
         jitter: Option.getOrElse(flags.jitter, () => base.jitter),
         attemptTimeout: Option.getOrElse(flags.attemptTimeout, () => base.attemptTimeout),
-        deadline: Option.getOrElse(flags.deadline, () => base.deadline),
-        retryOn: base.retryOn,
-        honorRetryAfter: base.honorRetryAfter
+        deadline: Option.getOrElse(flags.deadline, () => base.deadline)
       }),
     catch: (error) =>
       new UsageError({
@@ -108,9 +106,3 @@ export const applyPolicyFlags = (
         }`
       })
   })
-
-/** One line describing a policy, for progress output. */
-export const describePolicy = (policy: RetryPolicy.RetryPolicy): string =>
-  `${policy.maxAttempts} attempts, base ${Duration.format(policy.base)}, cap ${
-    Duration.format(policy.cap)
-  }, ${policy.jitter} jitter, deadline ${Duration.format(policy.deadline)}`

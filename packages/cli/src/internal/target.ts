@@ -70,8 +70,6 @@ export interface Target {
   readonly server: McpServerConfig.Stdio | McpServerConfig.Http | McpServerConfig.Sse
   /** The entry's policy for servers from a config file, else `RetryPolicy.default`. */
   readonly policy: RetryPolicy.RetryPolicy
-  /** Where the server came from, for progress output. */
-  readonly description: string
 }
 
 /** Splits a command line like a POSIX shell would (quotes and backslashes; no expansion). */
@@ -182,14 +180,8 @@ export const quickShutdown = <S extends McpServerConfig.Stdio | McpServerConfig.
   server: S
 ): S =>
   server._tag === "Stdio" && server.shutdownGraceMillis > SHUTDOWN_GRACE_MILLIS
-    ? McpServerConfig.stdio({
-      ...(server.name === undefined ? {} : { name: server.name }),
-      command: server.command,
-      args: server.args,
-      env: server.env,
-      ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
-      stderr: server.stderr,
-      shutdownGraceMillis: SHUTDOWN_GRACE_MILLIS
+    ? new McpServerConfig.Stdio({ ...server, shutdownGraceMillis: SHUTDOWN_GRACE_MILLIS }, {
+      disableValidation: true
     }) as S
     : server
 
@@ -241,8 +233,7 @@ export const resolveTarget = (
           env: toRecord(flags.env),
           shutdownGraceMillis: SHUTDOWN_GRACE_MILLIS
         }),
-        policy: RetryPolicy.default,
-        description: `stdio: ${flags.stdio.value}`
+        policy: RetryPolicy.default
       }
     }
     if (Option.isSome(flags.url)) {
@@ -252,8 +243,7 @@ export const resolveTarget = (
         server: flags.sse
           ? McpServerConfig.sse({ url, headers })
           : McpServerConfig.http({ url, headers, fallbackToSse: true }),
-        policy: RetryPolicy.default,
-        description: `${flags.sse ? "sse" : "http"}: ${url}`
+        policy: RetryPolicy.default
       }
     }
     const { config, file } = yield* loadConfig(flags.config)
@@ -274,7 +264,6 @@ export const resolveTarget = (
     }
     return {
       server: quickShutdown(entry.server),
-      policy: entry.policy,
-      description: `"${entry.name}" from ${file}`
+      policy: entry.policy
     }
   })
