@@ -20,6 +20,7 @@ import type * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
+import { parseArgs } from "./args.js"
 import { recovery } from "./recovery.js"
 import {
   consoleTable,
@@ -99,21 +100,8 @@ const USAGE = `usage: pnpm bench [--quick] [--write | --no-write] [--only=${SECT
   --only=...   run only these sections (comma-separated; herd and scale are whole studies); never
                writes the docs`
 
-const args = process.argv.slice(2).filter((arg) => arg !== "--")
-const only = args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",")
-const unknown = [
-  ...args.filter((arg) => !["--quick", "--write", "--no-write", "--help"].includes(arg) && !arg.startsWith("--only=")),
-  ...(only ?? []).filter((section) => !(SECTIONS as ReadonlyArray<string>).includes(section))
-]
-if (args.includes("--help") || unknown.length > 0) {
-  if (unknown.length > 0) console.error(`unknown option(s): ${unknown.join(" ")}`)
-  console.error(USAGE)
-  process.exit(unknown.length > 0 ? 2 : 0)
-}
-const quick = args.includes("--quick")
-const write = only === undefined && (args.includes("--write") || (!quick && !args.includes("--no-write")))
+const { quick, runs, write } = parseArgs<Section>(SECTIONS, USAGE)
 const settings = quick ? QUICK : FULL
-const runs = (section: Section) => only === undefined || only.includes(section)
 const docsPath = fileURLToPath(new URL("../../../docs/benchmarks.md", import.meta.url))
 
 /**

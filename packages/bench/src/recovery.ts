@@ -2,11 +2,12 @@
  * Recovery time: from a server's return to the first successful call, against the delay the
  * connection schedule asked for.
  *
- * A living `McpTools` layer over stdio to the client's fixture server. Each trial kills the
- * server process while a caller keeps calling `echo`, keeps the server down (every start exits
- * while a marker file exists) for `outage` ms, then brings it back by deleting the file. The
- * supervisor's connect attempts fail meanwhile, each followed by a jittered wait (reported through
- * `onRetry`). Measured per trial, on the wall clock:
+ * A living `McpTools` service (`McpTools.make`, what `McpTools.layer` builds) over stdio to the
+ * client's fixture server. Each trial kills the server process while a caller keeps calling
+ * `echo`, keeps the server down (every start exits while a marker file exists) for `outage` ms,
+ * then brings it back by deleting the file. The supervisor's connect attempts fail meanwhile,
+ * each followed by a jittered wait (reported through `onRetry`). Measured per trial, on the wall
+ * clock:
  *
  * - **scheduled**: from the return to the start of the attempt that succeeded, as the schedule set
  *   it (the time of the `onRetry` before it plus its delay): the price of backing off;
@@ -16,18 +17,16 @@
  */
 import { McpServerConfig, McpTools } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { median } from "./stats.js"
+import { median, range } from "./stats.js"
 
 /** The client's fixture server (stdio), which can stay down while a file exists. */
 const fixture = fileURLToPath(new URL("../../client/test/fixtures/server.mjs", import.meta.url))
@@ -60,9 +59,9 @@ const ECHO = { text: "recovery" }
 
 const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Logger.withMinimumLogLevel(LogLevel.None))
 
-/** A fresh layer to the fixture that is down while `marker` exists; `onRetry` records each wait. */
-const toolsLayer = (marker: string, state: string, onRetry: (delay: number) => void) =>
-  McpTools.layer({
+/** A fresh `McpTools` service to the fixture that is down while `marker` exists; `onRetry` records each wait. */
+const makeTools = (marker: string, state: string, onRetry: (delay: number) => void) =>
+  McpTools.make({
     server: McpServerConfig.stdio({
       name: "recovery",
       command: process.execPath,
@@ -74,29 +73,25 @@ const toolsLayer = (marker: string, state: string, onRetry: (delay: number) => v
     onRetry: (step) => Effect.sync(() => onRetry(Duration.toMillis(step.delay)))
   })
 
-/** Healthy: building the layer (spawn + handshake) and one call, `n` times. */
+/** Healthy: making the service (spawn + handshake) and one call, `n` times. */
 const healthyConnects = (n: number, marker: string, state: string) =>
-  Effect.forEach(Array.from({ length: n }, (_, i) => i), () =>
-    Effect.gen(function*() {
-      // up to the first answer; closing is not part of it
-      return yield* Effect.scoped(Effect.gen(function*() {
-        const start = performance.now()
-        const tools = yield* Layer.build(toolsLayer(marker, state, () => {})).pipe(Effect.map(Context.get(McpTools)))
-        yield* tools.call("echo", ECHO)
-        return performance.now() - start
-      }))
-    }))
+  Effect.forEach(range(n), () =>
+    // up to the first answer; closing is not part of it
+    Effect.scoped(Effect.gen(function*() {
+      const start = performance.now()
+      const tools = yield* makeTools(marker, state, () => {})
+      yield* tools.call("echo", ECHO)
+      return performance.now() - start
+    })))
 
 /** One outage and return. */
 const trial = (outage: number, marker: string, state: string) =>
   Effect.scoped(Effect.gen(function*() {
     const waits: Array<{ at: number; delay: number }> = []
     let down = false
-    const tools = yield* Layer.build(
-      toolsLayer(marker, state, (delay) => {
-        if (down) waits.push({ at: performance.now(), delay })
-      })
-    ).pipe(Effect.map(Context.get(McpTools)))
+    const tools = yield* makeTools(marker, state, (delay) => {
+      if (down) waits.push({ at: performance.now(), delay })
+    })
     yield* tools.call("echo", ECHO)
     const pid = tools.client?.pid
     if (pid === undefined) return yield* Effect.dieMessage("recovery: the stdio session has no pid")

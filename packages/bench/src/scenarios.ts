@@ -16,10 +16,9 @@ import { FlakyServer } from "@mcp-resilience/testing"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { makeEchoServer, stdioCommand } from "./servers.js"
+import { CLIENT_INFO, connectInMemory, echoConfig, stdioCommand } from "./servers.js"
 import { range, rounds } from "./stats.js"
 
 /** The transports under test. */
@@ -33,7 +32,6 @@ export type Scenario = Transport | typeof GUARDED
 
 /** The call both sides make: the demo server's `echo`. */
 const ECHO_ARGS = { text: "hello" }
-const CLIENT_INFO = { name: "bench-raw", version: "0.1.0" }
 
 /** Both sides of a scenario: a raw SDK client and our service, each with its own session. */
 export interface Pair {
@@ -44,7 +42,7 @@ export interface Pair {
 
 const now = Effect.sync(() => performance.now())
 
-const rawClient = (connect: (client: Client) => Promise<void>): Effect.Effect<Client, never, Scope.Scope> =>
+const rawClient = (connect: (client: Client) => Promise<unknown>): Effect.Effect<Client, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const client = new Client(CLIENT_INFO)
@@ -54,7 +52,7 @@ const rawClient = (connect: (client: Client) => Promise<void>): Effect.Effect<Cl
     (client) => Effect.promise(() => client.close())
   )
 
-const inMemoryServer = McpServerConfig.inMemory({ name: "bench-echo", connect: (t) => makeEchoServer().connect(t) })
+const inMemoryServer = echoConfig("bench-echo")
 
 /**
  * Raw: `InMemoryTransport` pair to an `McpServer` here. Ours: `McpServerConfig.inMemory` to another
@@ -62,11 +60,7 @@ const inMemoryServer = McpServerConfig.inMemory({ name: "bench-echo", connect: (
  * `RetryBudget.tokenBucket()` (the defaults) on, to a third one.
  */
 export const inMemoryPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope> = Effect.gen(function*() {
-  const raw = yield* rawClient(async (client) => {
-    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
-    await makeEchoServer().connect(serverSide)
-    await client.connect(clientSide)
-  })
+  const raw = yield* rawClient(connectInMemory)
   const ours = yield* McpTools.make({ server: inMemoryServer, policy: RetryPolicy.default })
   const guarded = yield* McpTools.make({
     server: inMemoryServer,
@@ -145,6 +139,12 @@ export interface Samples {
 
 type Round = (side: Side, out: Array<number>) => Effect.Effect<void>
 
+/** The call of each side that runs in Effect: the raw client through `Effect.promise`, and `McpTools.call`. */
+const effectCalls = (pair: Pair): { readonly [S in Exclude<Side, "raw">]: () => Effect.Effect<unknown, unknown> } => ({
+  rawInEffect: () => Effect.promise(() => pair.raw.callTool({ name: "echo", arguments: ECHO_ARGS })),
+  ours: () => pair.ours.call("echo", ECHO_ARGS)
+})
+
 /** All six orders of the three sides, taken in turn round by round. */
 const ORDERS: ReadonlyArray<ReadonlyArray<Side>> = [
   ["raw", "rawInEffect", "ours"],
@@ -197,12 +197,11 @@ export const latency = (pair: Pair, options: LatencyOptions): Effect.Effect<Samp
   const warmup = rounds(options.warmup, 4)
   const measured = rounds(options.iterations, options.rounds)
   const sizes = [...warmup, ...measured]
-  const rawInEffect = () => Effect.promise(() => pair.raw.callTool({ name: "echo", arguments: ECHO_ARGS }))
-  const ours = () => pair.ours.call("echo", ECHO_ARGS)
+  const calls = effectCalls(pair)
   return interleave(warmup.length, measured.length, (i) => (side, out) =>
     side === "raw"
       ? rawLatencyRound(pair.raw, sizes[i], out)
-      : effectLatencyRound(side === "ours" ? ours : rawInEffect, sizes[i], out))
+      : effectLatencyRound(calls[side], sizes[i], out))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -245,12 +244,11 @@ const effectThroughputRound = (
 
 /** Calls per second with `concurrency` calls in flight, one sample per round. */
 export const throughput = (pair: Pair, options: ThroughputOptions): Effect.Effect<Samples> => {
-  const rawInEffect = () => Effect.promise(() => pair.raw.callTool({ name: "echo", arguments: ECHO_ARGS }))
-  const ours = () => pair.ours.call("echo", ECHO_ARGS)
+  const calls = effectCalls(pair)
   return interleave(options.warmupRounds, options.rounds, () => (side, out) =>
     side === "raw"
       ? rawThroughputRound(pair.raw, options, out)
-      : effectThroughputRound(side === "ours" ? ours : rawInEffect, options, out))
+      : effectThroughputRound(calls[side], options, out))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -29,10 +29,8 @@ export interface SimServer {
   readonly service: McpTransport.Service
   /** Connection attempts per second of virtual time (index: the second). */
   readonly attemptsPerSecond: Int32Array
-  /** The virtual time of every attempt, in order. */
+  /** The virtual time of every attempt, in order (so its length is the attempts in total). */
   readonly attemptTimes: Array<number>
-  /** Attempts in total. */
-  readonly attempts: () => number
   /** Handshakes admitted but whose client has not yet reported the session (promises in flight). */
   readonly inFlight: () => number
   /** A client reports its session. */
@@ -84,7 +82,6 @@ export const make = (options: SimServerOptions): SimServer => {
   const attemptsPerSecond = new Int32Array(options.horizonSeconds + 1)
   const admittedPerSecond = new Int32Array(options.horizonSeconds + 1)
   const attemptTimes: Array<number> = []
-  let attempts = 0
   let admitted = 0
   let connected = 0
   // one instance of each error, made on first use: a server says the same thing each time, and
@@ -102,7 +99,6 @@ export const make = (options: SimServerOptions): SimServer => {
   const service: McpTransport.Service = {
     open: (_config, server) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        attempts++
         attemptTimes.push(now)
         const second = Math.min(options.horizonSeconds, Math.floor(now / 1000))
         attemptsPerSecond[second]!++
@@ -117,7 +113,6 @@ export const make = (options: SimServerOptions): SimServer => {
     service,
     attemptsPerSecond,
     attemptTimes,
-    attempts: () => attempts,
     inFlight: () => admitted - connected,
     connected: () => {
       connected++

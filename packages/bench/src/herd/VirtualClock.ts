@@ -30,9 +30,6 @@ const before = (a: Sleeper, b: Sleeper) => a.at < b.at || (a.at === b.at && a.se
 /** A binary min-heap of sleepers by (wake time, arrival). Interrupted sleepers stay, flagged, until popped. */
 class SleeperHeap {
   private readonly items: Array<Sleeper> = []
-  get size() {
-    return this.items.length
-  }
   push(s: Sleeper) {
     const items = this.items
     items.push(s)
@@ -79,9 +76,6 @@ export class VirtualClock implements Clock.Clock {
   private seq = 0
   private readonly heap = new SleeperHeap()
   private tasks: Array<Scheduler.Task> = []
-  /** Sleeps started, and sleepers woken: for the driver's statistics. */
-  sleeps = 0
-  wakes = 0
 
   readonly scheduler: Scheduler.Scheduler = Scheduler.make((task) => {
     this.tasks.push(task)
@@ -101,7 +95,6 @@ export class VirtualClock implements Clock.Clock {
     if (!(millis > 0)) return Effect.void
     if (!Number.isFinite(millis)) return Effect.never
     return Effect.async<void>((resume) => {
-      this.sleeps++
       const sleeper: Sleeper = {
         at: this.now + millis,
         seq: this.seq++,
@@ -159,7 +152,6 @@ export class VirtualClock implements Clock.Clock {
         const wake = next.wake
         if (wake !== undefined) {
           next.wake = undefined
-          this.wakes++
           wake()
           // run what this sleeper does before the next one wakes, as TestClock does
           this.flush()

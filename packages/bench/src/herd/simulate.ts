@@ -10,6 +10,7 @@ import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Random from "effect/Random"
+import { range } from "../stats.js"
 import * as SimServer from "./SimServer.js"
 import { VirtualClock } from "./VirtualClock.js"
 
@@ -85,11 +86,8 @@ export interface RunResult {
   readonly connectedAt: Float64Array
   /** Virtual ms at which the last client connected, when all did; otherwise undefined. */
   readonly allConnectedAt: number | undefined
-  /** Wall-clock ms the run took, and the sleeps the clock served. */
+  /** Wall-clock ms the run took. */
   readonly wallMillis: number
-  readonly sleeps: number
-  /** How many times the budget was consulted (0 with a budget means McpClient did not use it). */
-  readonly budgetCalls: number
   /** The virtual time of every attempt (dropped before results cross processes). */
   readonly attemptTimes?: ReadonlyArray<number> | undefined
 }
@@ -174,7 +172,7 @@ export const fleet = (options: {
     ? RetryBudget.ratio({ name: "herd-shared" })
     : undefined
   return Effect.forEach(
-    Array.from({ length: scenario.clients }, (_, i) => i),
+    range(scenario.clients),
     (i) => {
       const own = budgetFor(options.budget, shared)
       return client(policy, own === undefined ? undefined : counted(own, budgetCalls), server, out).pipe(
@@ -226,13 +224,17 @@ export const run = async (options: {
     Effect.runFork(fiber.interruptAsFork(fiber.id()))
     throw new Error(`herd: ${strategy.name}/${budget}/seed ${seed} did not finish within the horizon`)
   }
+  // every connect with a budget consults it (`onAttempt` before its first attempt)
+  if (budget !== "off" && budgetCalls.n === 0) {
+    throw new Error(`herd: ${strategy.name}/${budget}/seed ${seed}: McpClient.make did not consult the budget`)
+  }
   const connectedAt = Float64Array.from(out.connectedAt).sort()
   const attemptsPerSecond = server.attemptsPerSecond
   return {
     strategy: strategy.name,
     budget,
     seed,
-    attempts: server.attempts(),
+    attempts: server.attemptTimes.length,
     attemptsPerSecond,
     peakPerSecond: attemptsPerSecond.reduce((m, x) => Math.max(m, x), 0),
     connected: connectedAt.length,
@@ -240,8 +242,6 @@ export const run = async (options: {
     connectedAt,
     allConnectedAt: connectedAt.length === scenario.clients ? connectedAt[connectedAt.length - 1] : undefined,
     wallMillis: performance.now() - started,
-    sleeps: clock.sleeps,
-    budgetCalls: budgetCalls.n,
     attemptTimes: server.attemptTimes
   }
 }

@@ -11,12 +11,11 @@
  * - McpClient: `Effect.scoped(McpClient.make(McpServerConfig.inMemory(...)))`;
  * - McpTools: `Effect.scoped(McpTools.make({ server: McpServerConfig.inMemory(...) }))` (supervision, tool list).
  */
-import { McpClient, McpServerConfig, McpTools } from "@mcp-resilience/client"
+import { McpClient, McpTools } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import * as Effect from "effect/Effect"
-import { makeEchoServer } from "../servers.js"
+import { CLIENT_INFO, connectInMemory, echoConfig } from "../servers.js"
 import { range } from "../stats.js"
 import { type Resources, resources, settledHeap } from "./measure.js"
 import { run, timed } from "./run.js"
@@ -42,19 +41,11 @@ export interface CycleResult {
   readonly resourcesAfter: Resources
 }
 
-const CLIENT_INFO = { name: "bench-raw", version: "0.1.0" }
-
-const config = McpServerConfig.inMemory({
-  name: "bench-cycle",
-  connect: (transport) => makeEchoServer().connect(transport)
-})
+const config = echoConfig("bench-cycle")
 
 const rawCycle = async () => {
-  const server = makeEchoServer()
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
-  await server.connect(serverSide)
   const client = new Client(CLIENT_INFO)
-  await client.connect(clientSide)
+  await connectInMemory(client)
   await client.close()
 }
 

@@ -16,13 +16,15 @@
  * Heap numbers need full collections: the script uses `global.gc` (`--expose-gc`, which the
  * package script passes) or enables it at run time.
  */
+import { Processes } from "@mcp-resilience/testing"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { parseArgs } from "../args.js"
 import { load, machine } from "../report.js"
 import { put, SCALE } from "../sections.js"
 import { CYCLE_SIDES, type CycleResult, type CycleSettings, cycleSide } from "./cycles.js"
-import { formatResources, kib, mib, processesMentioning, requireGc, sameResources } from "./measure.js"
+import { formatResources, kib, mib, requireGc, sameResources } from "./measure.js"
 import * as Sessions from "./sessions.js"
 import * as Stdio from "./stdio.js"
 
@@ -60,26 +62,12 @@ const USAGE = `usage: pnpm bench:scale [--quick] [--write | --no-write] [--only=
   --no-write   print only
   --only=...   run only these studies (comma-separated); never writes the docs`
 
-const args = process.argv.slice(2).filter((arg) => arg !== "--")
-const only = args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",")
-const unknown = [
-  ...args.filter((arg) => !["--quick", "--write", "--no-write", "--help"].includes(arg) && !arg.startsWith("--only=")),
-  ...(only ?? []).filter((study) => !(STUDIES as ReadonlyArray<string>).includes(study))
-]
-if (args.includes("--help") || unknown.length > 0) {
-  if (unknown.length > 0) console.error(`unknown option(s): ${unknown.join(" ")}`)
-  console.error(USAGE)
-  process.exit(unknown.length > 0 ? 2 : 0)
-}
-const quick = args.includes("--quick")
-const write = only === undefined && (args.includes("--write") || (!quick && !args.includes("--no-write")))
+const { args, quick, runs, write } = parseArgs<Study>(STUDIES, USAGE)
 const sizes = quick ? QUICK : FULL
-const runs = (study: Study) => only === undefined || only.includes(study)
 const docsPath = fileURLToPath(new URL("../../../../docs/benchmarks.md", import.meta.url))
 
 const startedAt = performance.now()
 /** A progress line, with the seconds since the start. */
-const log = (line: string) => console.log(line)
 const progress = (line: string) => console.log(`${line} (${((performance.now() - startedAt) / 1000).toFixed(0)} s)`)
 const n = (value: number) => value.toLocaleString("en-US")
 const ms = (value: number) => `${value.toFixed(value < 10 ? 1 : 0)} ms`
@@ -177,6 +165,7 @@ const cyclesReport = (results: ReadonlyArray<CycleResult>) => {
   )
   const goals: Array<Goal> = results.flatMap((r) => {
     const growth = r.heap[r.heap.length - 1]! - r.heap[0]!
+    const same = sameResources(r.resourcesBefore, r.resourcesAfter)
     return [
       {
         ok: growth < FLAT_HEAP_BYTES,
@@ -185,10 +174,10 @@ const cyclesReport = (results: ReadonlyArray<CycleResult>) => {
         } bytes per cycle; flat means < ${mib(FLAT_HEAP_BYTES)} in all)`
       },
       {
-        ok: sameResources(r.resourcesBefore, r.resourcesAfter),
-        text: `${r.side}: active resources ${
-          sameResources(r.resourcesBefore, r.resourcesAfter) ? "the same" : "differ"
-        } before and after (${formatResources(r.resourcesBefore)} -> ${formatResources(r.resourcesAfter)})`
+        ok: same,
+        text: `${r.side}: active resources ${same ? "the same" : "differ"} before and after (${
+          formatResources(r.resourcesBefore)
+        } -> ${formatResources(r.resourcesAfter)})`
       }
     ]
   })
@@ -236,7 +225,7 @@ const stdioReport = (results: ReadonlyArray<Stdio.StdioResult>) => {
 
 /** Stops whatever this run's stdio children left behind (after they have been counted). */
 const stopLeftovers = (): number => {
-  const left = processesMentioning(Stdio.runMarker)
+  const left = Processes.mentioning(Stdio.runMarker)
   for (const pid of left) {
     try {
       process.kill(pid, "SIGKILL")
@@ -357,7 +346,7 @@ const main = async () => {
   const started = performance.now()
   const date = new Date()
   const loadBefore = load()
-  log(
+  console.log(
     `scale: ${n(sizes.sessions.sessions)} sessions x ${sizes.sessions.rounds} round(s); ${
       n(sizes.cycles.cycles)
     } connect/close cycles per side; ${
@@ -368,7 +357,7 @@ const main = async () => {
   let sessions: ReturnType<typeof sessionsReport> | undefined
   if (runs("sessions")) {
     progress(`scale: ${n(sizes.sessions.sessions)} concurrent in-memory sessions per side`)
-    sessions = sessionsReport(await Sessions.measure(sizes.sessions, log))
+    sessions = sessionsReport(await Sessions.measure(sizes.sessions, console.log))
   }
   let cycles: ReturnType<typeof cyclesReport> | undefined
   if (runs("cycles")) {
@@ -376,7 +365,7 @@ const main = async () => {
     for (const side of CYCLE_SIDES) {
       progress(`scale: connect/close cycles, ${side}`)
       const result = await cycleSide(side, sizes.cycles)
-      log(
+      console.log(
         `  ${side}: ${n(result.cycles)} cycles in ${(result.millis / 1000).toFixed(1)} s, heap ${
           result.heap.map(mib).join(" -> ")
         }`
@@ -388,7 +377,7 @@ const main = async () => {
   let stdio: ReturnType<typeof stdioReport> | undefined
   if (runs("stdio")) {
     progress("scale: stdio spawn/kill cycles")
-    stdio = stdioReport(await Stdio.measure(sizes.stdio, log))
+    stdio = stdioReport(await Stdio.measure(sizes.stdio, console.log))
   }
   const seconds = (performance.now() - started) / 1000
 
@@ -399,10 +388,10 @@ const main = async () => {
     ]] as const
   ) {
     if (part === undefined) continue
-    log(`\n${title}\n\n${part.md}\n`)
-    for (const g of part.goals) log(`  ${g.ok ? "holds        " : "does NOT hold"}  ${g.text}`)
+    console.log(`\n${title}\n\n${part.md}\n`)
+    for (const g of part.goals) console.log(`  ${g.ok ? "holds        " : "does NOT hold"}  ${g.text}`)
   }
-  log(`\nscale: ${seconds.toFixed(1)} s${quick ? " (--quick)" : ""}`)
+  console.log(`\nscale: ${seconds.toFixed(1)} s${quick ? " (--quick)" : ""}`)
 
   if (write) {
     const command = ["pnpm bench:scale", ...args].join(" ")
@@ -415,7 +404,7 @@ const main = async () => {
         section({ date, seconds, command, load: { before: loadBefore, after: load() }, sessions, cycles, stdio })
       )
     )
-    log(`wrote ${path.relative(process.cwd(), docsPath)}`)
+    console.log(`wrote ${path.relative(process.cwd(), docsPath)}`)
   }
 }
 

@@ -1,4 +1,3 @@
-import { Processes } from "@mcp-resilience/testing"
 /**
  * Heap and handle measurements: a settled `heapUsed` after full collections, and
  * `process.getActiveResourcesInfo()` as counts by type.
@@ -67,9 +66,6 @@ export const sameResources = (a: Resources, b: Resources): boolean => {
   for (const k of keys) if ((a[k] ?? 0) !== (b[k] ?? 0)) return false
   return true
 }
-
-/** PIDs of live (not zombie) processes other than this one whose command line contains `token`. */
-export const processesMentioning = Processes.mentioning
 
 export const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`
 export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`

@@ -12,14 +12,13 @@
  * - McpTools: `McpTools.make({ server: McpServerConfig.inMemory(...) })` per session, all in one scope;
  * - McpToolset: one `McpToolset.make` over the `n` servers (each with a prefix), handshake concurrency `n`.
  */
-import { McpServerConfig, McpTools, McpToolset } from "@mcp-resilience/client"
+import { McpTools, McpToolset } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { makeEchoServer } from "../servers.js"
+import { CLIENT_INFO, connectInMemory, echoConfig } from "../servers.js"
 import { median, range } from "../stats.js"
 import { settledHeap } from "./measure.js"
 import { run, timed } from "./run.js"
@@ -49,7 +48,6 @@ export interface Settings {
   readonly warmup: number
 }
 
-const CLIENT_INFO = { name: "bench-raw", version: "0.1.0" }
 const ECHO = { text: "hello" }
 
 /** What one round of one side measured. */
@@ -69,11 +67,8 @@ type Open = (n: number, names: (i: number) => string) => Promise<{
 const raw = (list: boolean): Open => async (n) => {
   const sessions = await Promise.all(
     range(n).map(async () => {
-      const server = makeEchoServer()
-      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
-      await server.connect(serverSide)
       const client = new Client(CLIENT_INFO)
-      await client.connect(clientSide)
+      const server = await connectInMemory(client)
       if (list) await client.listTools()
       return { client, server }
     })
@@ -88,9 +83,6 @@ const raw = (list: boolean): Open => async (n) => {
     }
   }
 }
-
-const inMemory = (name: string) =>
-  McpServerConfig.inMemory({ name, connect: (transport) => makeEchoServer().connect(transport) })
 
 /** Ours keeps every session in one scope, closed at the end. */
 const scoped = async <A>(
@@ -107,7 +99,7 @@ const scoped = async <A>(
 
 const tools: Open = (n, names) =>
   scoped(
-    Effect.forEach(range(n), (i) => McpTools.make({ server: inMemory(names(i)), policy: RetryPolicy.default }), {
+    Effect.forEach(range(n), (i) => McpTools.make({ server: echoConfig(names(i)), policy: RetryPolicy.default }), {
       concurrency: "unbounded"
     }),
     (services, i) => services[i]!.call("echo", ECHO)
@@ -116,7 +108,7 @@ const tools: Open = (n, names) =>
 const toolset: Open = (n, names) =>
   scoped(
     McpToolset.make({
-      servers: range(n).map((i) => ({ name: names(i), server: inMemory(names(i)), prefix: `s${i}` })),
+      servers: range(n).map((i) => ({ name: names(i), server: echoConfig(names(i)), prefix: `s${i}` })),
       concurrency: n
     }),
     (set, i) => set.call(`s${i}__echo`, ECHO)

@@ -17,6 +17,7 @@
  */
 import { McpClient, McpServerConfig, McpTools } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
+import { Processes } from "@mcp-resilience/testing"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import * as Deferred from "effect/Deferred"
@@ -27,8 +28,8 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import { fileURLToPath } from "node:url"
+import { CLIENT_INFO } from "../servers.js"
 import { median } from "../stats.js"
-import { processesMentioning } from "./measure.js"
 import { run } from "./run.js"
 
 /** The tiny server's path. */
@@ -59,7 +60,6 @@ export interface StdioResult {
   readonly failures: number
 }
 
-const CLIENT_INFO = { name: "bench-raw", version: "0.1.0" }
 const ECHO = { text: "hello" }
 
 /** Every marker of this run starts with this, so that what is left can be found (and stopped) at the end. */
@@ -105,7 +105,7 @@ const batch = async (
     cycles: n,
     millis,
     medianMillis: median(times),
-    orphans: processesMentioning(mark).length,
+    orphans: Processes.mentioning(mark).length,
     failures
   }
 }
@@ -157,7 +157,7 @@ const killBatch = {
       }
     })
     await client?.close()
-    return { ...result, orphans: processesMentioning(mark).length }
+    return { ...result, orphans: Processes.mentioning(mark).length }
   },
   ours: (n: number): Promise<StdioResult> => {
     const mark = marker("kill")
@@ -197,13 +197,16 @@ const killBatch = {
       cycles: n,
       millis,
       medianMillis: median(times),
-      orphans: processesMentioning(mark).length,
+      orphans: Processes.mentioning(mark).length,
       failures
     }))
   }
 }
 
-/** Connect to `server` in a fiber; once `ready` completes (or `poll` says so), interrupt it. */
+/**
+ * Connect to `server` in a fiber; once it waits for a retry (`waitFor: "retry"`) or a process
+ * with `mark` runs (`"spawned"`), interrupt it.
+ */
 const interruptCycle = (
   server: McpServerConfig.Stdio,
   policy: RetryPolicy.RetryPolicy,
@@ -220,7 +223,7 @@ const interruptCycle = (
       yield* Deferred.await(waiting)
     } else {
       // the child is running (it never answers, so the handshake is in flight)
-      while (processesMentioning(mark).length === 0) yield* Effect.sleep("2 millis")
+      while (Processes.mentioning(mark).length === 0) yield* Effect.sleep("2 millis")
     }
     const start = now()
     const exit = yield* Fiber.interrupt(fiber)
