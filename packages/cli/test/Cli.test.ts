@@ -19,6 +19,7 @@ import {
   marker,
   processesWith,
   runCli,
+  type Running,
   startCli,
   startHttpFixture,
   tempDir,
@@ -29,6 +30,23 @@ afterEach(async () => {
   await killAll()
   cleanupFiles()
 })
+
+/** Sends SIGINT; the CLI must exit with `expected` within a second and leave no process with `mark`. */
+const interruptsWithin1s = async (cli: Running, mark: string, expected: number) => {
+  const sent = performance.now()
+  cli.child.kill("SIGINT")
+  const { at, code } = await cli.exited
+  expect(code).toBe(expected)
+  expect(at - sent).toBeLessThan(1000)
+  expect(processesWith(mark)).toEqual([])
+}
+
+/** Waits (up to 10 s) until the server with `mark` runs (the CLI's own command line has the mark too). */
+const serverStarted = async (cli: Running, mark: string) => {
+  const server = () => processesWith(mark).filter((pid) => pid !== cli.child.pid)
+  for (let i = 0; i < 200 && server().length === 0; i++) await new Promise((r) => setTimeout(r, 50))
+  expect(server()).toHaveLength(1)
+}
 
 /** A stack trace line, which errors must not print without --verbose. */
 const STACK = /^\s+at .+\(.+:\d+:\d+\)$/m
@@ -208,12 +226,7 @@ describe("watch and Ctrl-C", () => {
     await cli.waitFor(/beta\s+Connected\s+pid \d+/)
     expect(cli.stdout()).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}alpha {2}Connecting\s+attempt 1$/m)
     expect(processesWith(mark)).toHaveLength(2)
-    const sent = performance.now()
-    cli.child.kill("SIGINT")
-    const { at, code } = await cli.exited
-    expect(code).toBe(0)
-    expect(at - sent).toBeLessThan(1000)
-    expect(processesWith(mark)).toEqual([])
+    await interruptsWithin1s(cli, mark, 0)
   })
 
   it("exits 130 within a second on SIGINT during a backoff wait, and stops the server", async () => {
@@ -231,28 +244,16 @@ describe("watch and Ctrl-C", () => {
       "none"
     ])
     await cli.waitFor(/next attempt 2\/10 in 20s/)
-    const sent = performance.now()
-    cli.child.kill("SIGINT")
-    const { at, code } = await cli.exited
-    expect(code).toBe(130)
-    expect(at - sent).toBeLessThan(1000)
-    expect(processesWith(mark)).toEqual([])
+    await interruptsWithin1s(cli, mark, 130)
   })
 
   it("exits 130 within a second on SIGINT during an attempt, and stops the server", async () => {
     const mark = marker()
     const cli = startCli(["probe", "--stdio", fixtureCommand(mark, ["--hang-initialize"])])
     await cli.waitFor(/attempt 1\/10/)
-    // wait until the server is up and waiting in `initialize` (the CLI's own command line has the marker too)
-    const server = () => processesWith(mark).filter((pid) => pid !== cli.child.pid)
-    for (let i = 0; i < 200 && server().length === 0; i++) await new Promise((r) => setTimeout(r, 50))
-    expect(server()).toHaveLength(1)
-    const sent = performance.now()
-    cli.child.kill("SIGINT")
-    const { at, code } = await cli.exited
-    expect(code).toBe(130)
-    expect(at - sent).toBeLessThan(1000)
-    expect(processesWith(mark)).toEqual([])
+    // wait until the server is up and waiting in `initialize`
+    await serverStarted(cli, mark)
+    await interruptsWithin1s(cli, mark, 130)
   })
   it("stops a server that ignores both its stdin closing and SIGTERM within a second of SIGINT", async () => {
     const mark = marker()
@@ -261,15 +262,8 @@ describe("watch and Ctrl-C", () => {
       "--stdio",
       fixtureCommand(mark, ["--hang-initialize", "--ignore-stdin-close", "--ignore-sigterm"])
     ])
-    const server = () => processesWith(mark).filter((pid) => pid !== cli.child.pid)
-    for (let i = 0; i < 200 && server().length === 0; i++) await new Promise((r) => setTimeout(r, 50))
-    expect(server()).toHaveLength(1)
-    const sent = performance.now()
-    cli.child.kill("SIGINT")
-    const { at, code } = await cli.exited
-    expect(code).toBe(130)
-    expect(at - sent).toBeLessThan(1000)
-    expect(processesWith(mark)).toEqual([])
+    await serverStarted(cli, mark)
+    await interruptsWithin1s(cli, mark, 130)
   })
 })
 
