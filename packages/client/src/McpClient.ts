@@ -22,11 +22,19 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import { Deadlines } from "./internal/deadlines.js"
 import { closedError, connectError, requestError } from "./internal/errors.js"
-import { addFinalizer } from "./internal/release.js"
-import { RequestSignal, type UnguardedCallTool, unguardedCallTool } from "./internal/request.js"
+import { addFinalizer, bounded } from "./internal/release.js"
+import {
+  RequestSignal,
+  type StartCallTool,
+  startCallTool,
+  type UnguardedCallTool,
+  unguardedCallTool,
+  whenClosed
+} from "./internal/request.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import { type McpConnectError, McpTimeoutError } from "./McpError.js"
 import * as McpMetrics from "./McpMetrics.js"
@@ -142,27 +150,69 @@ interface Attempt {
   readonly sdk: Client
   readonly opened: OpenedTransport
   readonly closed: Deferred.Deferred<McpConnectError>
+  /** Runs `listener` with the reason when the transport closes, at once if it has. */
+  readonly whenClosed: (listener: (reason: McpConnectError) => void) => void
   readonly open: { value: boolean }
 }
+
+/** How long a release waits for notifications still being sent (see `flushNotificationsOnRelease`). */
+const NOTIFICATION_FLUSH_BOUND = Duration.seconds(1)
+
+/**
+ * Keeps track of the notifications the SDK is still sending on `opened` (it does not wait for
+ * them), and makes the release wait for them, at most {@link NOTIFICATION_FLUSH_BOUND}, before
+ * the transport is closed. A call interrupted just before its program ends sends
+ * `notifications/cancelled`; over HTTP that is a POST of its own, which closing the transport at
+ * once would abort, and the server would keep running a tool nobody waits for.
+ */
+const flushNotificationsOnRelease = (opened: OpenedTransport) =>
+  Effect.suspend(() => {
+    const transport = opened.transport
+    const inFlight = new Set<Promise<unknown>>()
+    const send = transport.send.bind(transport)
+    transport.send = (message, options) => {
+      const sent = send(message, options)
+      if (!("id" in message)) {
+        const settled = sent.then(noop, noop)
+        inFlight.add(settled)
+        void settled.then(() => inFlight.delete(settled))
+      }
+      return sent
+    }
+    return addFinalizer(Effect.suspend(() =>
+      inFlight.size === 0
+        ? Effect.void
+        : Effect.ignore(bounded(Effect.promise(() => Promise.all(inFlight)), NOTIFICATION_FLUSH_BOUND))
+    ))
+  })
+
+const noop = (): void => {}
 
 /** Opens a transport to `config` and completes the handshake, in the current scope. */
 const handshake = (config: McpServerConfig.McpServerConfig, server: string, options: Options) =>
   Effect.gen(function*() {
     const transports = yield* McpTransports
     const opened = yield* transports.open(config, server)
+    yield* flushNotificationsOnRelease(opened)
     const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
       capabilities: options.capabilities ?? {}
     })
     const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)
     const open = { value: true }
+    let reason: McpConnectError | undefined
+    let listeners: Array<(reason: McpConnectError) => void> = []
     sdk.onclose = () => {
+      if (reason !== undefined) return
       open.value = false
-      Deferred.unsafeDone(
-        closed,
-        Exit.succeed(
-          closedError(server, opened.describeClose?.() ?? "the transport closed")
-        )
-      )
+      reason = closedError(server, opened.describeClose?.() ?? "the transport closed")
+      Deferred.unsafeDone(closed, Exit.succeed(reason))
+      const waiting = listeners
+      listeners = []
+      for (const listener of waiting) listener(reason)
+    }
+    const whenClosed = (listener: (reason: McpConnectError) => void) => {
+      if (reason === undefined) listeners.push(listener)
+      else listener(reason)
     }
     sdk.onerror = () => {}
     yield* Effect.tryPromise({
@@ -172,7 +222,7 @@ const handshake = (config: McpServerConfig.McpServerConfig, server: string, opti
     yield* addFinalizer(Effect.sync(() => {
       open.value = false
     }))
-    return { sdk, opened, closed, open } satisfies Attempt
+    return { sdk, opened, closed, whenClosed, open } satisfies Attempt
   })
 
 /**
@@ -289,8 +339,9 @@ export const make = (
 
     const now = yield* Clock.currentTimeMillis
     metrics.connectDuration(now - start)
-    const client = fromSession(server, connected, attempts, clock, options)
-    yield* Effect.forkIn(client.deadlines.run, parent)
+    const runtime = yield* Effect.runtime<never>()
+    const client = fromSession(server, connected, attempts, new Deadlines(clock, Runtime.runFork(runtime)), options)
+    yield* addFinalizer(client.deadlines.shutdown)
     yield* Effect.logInfo(
       `connected to ${connected.sdk.getServerVersion()?.name ?? server} after ${attempts} attempt(s)`
     ).pipe(
@@ -316,11 +367,10 @@ const fromSession = (
   server: string,
   session: Attempt,
   attempts: number,
-  clock: Clock.Clock,
+  deadlines: Deadlines,
   options: Options
 ): { readonly service: McpClient; readonly deadlines: Deadlines } => {
   const { opened, sdk } = session
-  const deadlines = new Deadlines(clock)
   const defaultTimeout = Duration.toMillis(Duration.decode(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT))
   const timeoutOf = (o: RequestOptions | undefined) =>
     o?.timeout === undefined ? defaultTimeout : Duration.toMillis(Duration.decode(o.timeout))
@@ -332,7 +382,7 @@ const fromSession = (
    * interruption, and nothing once the request has settled).
    */
   const start = <A>(
-    resume: (effect: Effect.Effect<A, RequestError>) => void,
+    resume: (exit: Exit.Exit<A, RequestError>) => void,
     operation: () => string,
     method: string,
     timeoutMillis: number,
@@ -345,7 +395,7 @@ const fromSession = (
       done = true
       signal.abort("timeout")
       resume(
-        Effect.fail(
+        Exit.fail(
           new McpTimeoutError({
             server,
             operation: operation(),
@@ -360,13 +410,13 @@ const fromSession = (
         if (done) return
         done = true
         deadlines.remove(entry)
-        resume(Effect.succeed(value))
+        resume(Exit.succeed(value))
       },
       (cause) => {
         if (done) return
         done = true
         deadlines.remove(entry)
-        resume(Effect.fail(requestError(server, method, opened, cause)))
+        resume(Exit.fail(requestError(server, method, opened, cause)))
       }
     )
     return () => {
@@ -391,10 +441,14 @@ const fromSession = (
       CallToolResult
     >
 
+  /** `tools/call` as a callback, for `McpTools` (see {@link StartCallTool}). */
+  const startCall: StartCallTool = (name, args, timeoutMillis, onExit) =>
+    start(onExit, () => `tools/call ${name}`, "tools/call", timeoutMillis, callTool(name, args))
+
   /** `tools/call` without the interruption hook, for `McpTools` (see {@link UnguardedCallTool}). */
   const unguarded: UnguardedCallTool = (name, args, timeoutMillis, handle) =>
     Effect.async<CallToolResult, RequestError>((resume) => {
-      handle.cancel = start(resume, () => `tools/call ${name}`, "tools/call", timeoutMillis, callTool(name, args))
+      handle.cancel = startCall(name, args, timeoutMillis, resume)
     })
 
   const listTools = (o?: RequestOptions) =>
@@ -434,6 +488,8 @@ const fromSession = (
       )
   }
   unguardedCallTool.set(service, unguarded)
+  startCallTool.set(service, startCall)
+  whenClosed.set(service, session.whenClosed)
   return { service, deadlines }
 }
 

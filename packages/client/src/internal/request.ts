@@ -6,7 +6,9 @@
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type { McpClient, RequestError } from "../McpClient.js"
+import type { McpConnectError } from "../McpError.js"
 
 type AbortListener = ((event: Event) => void) | { handleEvent(event: Event): void }
 
@@ -87,11 +89,41 @@ export type UnguardedCallTool = (
 ) => Effect.Effect<CallToolResult, RequestError>
 
 /**
+ * Starts `tools/call` with its deadline and calls `onExit` once with its outcome (unless
+ * cancelled first); returns the cancel function, which sends `notifications/cancelled` while
+ * the request is in flight and does nothing after. No Effect and no fiber: `McpTools.callAll`
+ * runs a whole batch of calls in one fiber with it.
+ *
+ * @internal
+ */
+export type StartCallTool = (
+  name: string,
+  args: Record<string, unknown> | undefined,
+  timeoutMillis: number,
+  onExit: (exit: Exit.Exit<CallToolResult, RequestError>) => void
+) => () => void
+
+/**
+ * The callback `tools/call` of each session made by `McpClient.make`.
+ *
+ * @internal
+ */
+export const startCallTool: WeakMap<McpClient, StartCallTool> = new WeakMap()
+
+/**
  * The unguarded `tools/call` of each session made by `McpClient.make`.
  *
  * @internal
  */
 export const unguardedCallTool: WeakMap<McpClient, UnguardedCallTool> = new WeakMap()
+
+/**
+ * Registers a callback for the end of a session made by `McpClient.make`: it runs with the
+ * reason when the transport closes (at once if it has), with no fiber waiting for it.
+ *
+ * @internal
+ */
+export const whenClosed: WeakMap<McpClient, (listener: (reason: McpConnectError) => void) => void> = new WeakMap()
 
 /** @internal */
 export const noCancel = (): void => {}

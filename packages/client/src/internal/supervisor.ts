@@ -11,7 +11,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -21,6 +23,7 @@ import * as McpError_ from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
 import { closedError } from "./errors.js"
+import { whenClosed } from "./request.js"
 
 /** @internal */
 export interface HealthOptions {
@@ -36,8 +39,11 @@ export interface HealthOptions {
 export interface Session {
   readonly client: McpClient.McpClient
   readonly scope: Scope.CloseableScope
-  readonly dead: Deferred.Deferred<McpConnectError>
   readonly number: number
+  /** Why the session died, once it has. */
+  readonly lost: () => McpConnectError | undefined
+  /** Marks the session dead (the first reason counts); the supervisor replaces it. */
+  readonly kill: (reason: McpConnectError) => void
 }
 
 /** @internal */
@@ -72,10 +78,11 @@ const DEFAULT_RESET_AFTER = Duration.seconds(60)
 export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpClient.ConnectError, Scope.Scope> =>
   Effect.gen(function*() {
     const layerScope = yield* Effect.scope
-    // sessions live in their own scope, made before the supervising fiber is forked: on shutdown
-    // the fiber is interrupted first, so closing a session cannot look like a lost one
+    // sessions live in their own scope, made before the finalizer that stops the supervisor: on
+    // shutdown the supervisor stops first, so closing a session cannot look like a lost one
     const sessionsScope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
     const clock = yield* Effect.clock
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const policy = options.policy
     const status = yield* SubscriptionRef.make<Status>(Status.Connecting({ attempt: 1 }))
     let current: Session | undefined
@@ -83,6 +90,12 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
     let made = 0
     let attemptsSinceLost = 0
     let server = McpServerConfig.name(options.server)
+    // While a session lives no fiber waits for its end: its death (the transport closed, missed
+    // health checks, an expired HTTP session) starts the fiber that replaces it. `connecting`
+    // is true while a fiber connects (at startup or after a loss): a death then is seen by it.
+    let connecting = true
+    let stopped = false
+    let reconnecting: Fiber.RuntimeFiber<void> | undefined
 
     const setStatus = (s: Status) => SubscriptionRef.set(status, s)
 
@@ -109,9 +122,22 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
       )
       made++
       server = client.server
-      const dead = Deferred.unsafeMake<McpConnectError>(FiberId.none)
-      const session: Session = { client, scope, dead, number: made }
-      yield* Effect.forkIn(Effect.flatMap(client.closed, (reason) => Deferred.succeed(dead, reason)), scope)
+      let lost: McpConnectError | undefined
+      const session: Session = {
+        client,
+        scope,
+        number: made,
+        lost: () => lost,
+        kill: (reason) => {
+          if (lost !== undefined) return
+          lost = reason
+          if (current === session) current = undefined
+          if (connecting || stopped) return
+          connecting = true
+          reconnecting = runFork(reconnect(session))
+        }
+      }
+      whenClosed.get(client)?.(session.kill)
       if (options.health !== undefined) yield* Effect.forkIn(healthCheck(session, options.health), scope)
       if (options.onSession !== undefined) yield* options.onSession(session)
       return session
@@ -152,17 +178,22 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
         jitter: policy?.jitter ?? "full"
       })
     )
+    const driver = yield* Schedule.driver(flapping)
     const resetAfter = Duration.toMillis(Duration.decode(options.resetAfter ?? DEFAULT_RESET_AFTER))
     let connectedAt = 0
 
-    const supervise = (first: Session | undefined) =>
+    /**
+     * Connects until a session is up (or the error is not transient), starting from the loss of
+     * `lost` if given; ends once a session is published and still alive, so that no fiber is
+     * left waiting while it lives.
+     */
+    const reconnect = (lost: Session | undefined) =>
       Effect.gen(function*() {
-        const driver = yield* Schedule.driver(flapping)
-        let session = first
+        let session = lost
         while (true) {
-          if (session !== undefined) {
-            const reason = yield* Deferred.await(session.dead)
-            current = undefined
+          const reason = session?.lost()
+          if (session !== undefined && reason !== undefined) {
+            if (current === session) current = undefined
             yield* Effect.logWarning(`session ${session.number} lost: ${reason.message}; reconnecting`).pipe(
               Effect.annotateLogs({ server, reason: reason.reason })
             )
@@ -176,7 +207,14 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
           if (connected._tag === "Right") {
             session = connected.right
             yield* publish(session)
+            // it may have died meanwhile: then go round again (the check and the flag are one
+            // synchronous step, so a death cannot fall between them)
+            if (session.lost() === undefined) {
+              connecting = false
+              return
+            }
           } else if (!McpError_.isTransient(connected.left)) {
+            connecting = false
             return yield* giveUp(connected.left)
           } else {
             session = undefined
@@ -189,22 +227,27 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
       })
 
     if (options.lazy === true) {
-      yield* Effect.forkIn(supervise(undefined), layerScope)
+      reconnecting = runFork(reconnect(undefined))
     } else {
       const first = yield* connectSession
       yield* publish(first)
-      yield* Effect.forkIn(supervise(first), layerScope)
+      // it may have died since it connected
+      if (first.lost() === undefined) connecting = false
+      else reconnecting = runFork(reconnect(first))
     }
     yield* Scope.addFinalizer(
       layerScope,
       Effect.suspend(() => {
+        stopped = true
         current = undefined
+        const fiber = reconnecting
+        reconnecting = undefined
         return Effect.zipRight(
-          Deferred.fail(
-            next,
-            closedError(server, "the layer was closed")
-          ),
-          setStatus(Status.Closed({ error: undefined }))
+          fiber === undefined ? Effect.void : Fiber.interrupt(fiber),
+          Effect.zipRight(
+            Deferred.fail(next, closedError(server, "the layer was closed")),
+            setStatus(Status.Closed({ error: undefined }))
+          )
         )
       })
     )
@@ -232,11 +275,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
       },
       current: () => current,
       awaitSession,
-      invalidate: (session, reason) =>
-        Effect.suspend(() => {
-          if (current === session) current = undefined
-          return Deferred.succeed(session.dead, reason)
-        }),
+      invalidate: (session, reason) => Effect.sync(() => session.kill(reason)),
       status,
       sessions: () => made
     } satisfies Supervisor
@@ -254,15 +293,16 @@ const healthCheck = (session: Session, health: HealthOptions) => {
     Effect.matchEffect({
       onSuccess: () => Effect.sync(() => (missed = 0)),
       onFailure: (error) =>
-        Effect.suspend(() => {
+        Effect.sync(() => {
           missed++
-          return missed < misses ? Effect.void : Deferred.succeed(
-            session.dead,
-            closedError(
-              session.client.server,
-              `the server missed ${missed} health checks in a row (last: ${error.message})`
+          if (missed >= misses) {
+            session.kill(
+              closedError(
+                session.client.server,
+                `the server missed ${missed} health checks in a row (last: ${error.message})`
+              )
             )
-          )
+          }
         })
     })
   )
