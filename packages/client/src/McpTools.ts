@@ -21,17 +21,26 @@ import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Tracer from "effect/Tracer"
-import { type CallHandle, noCancel, unguardedCallTool } from "./internal/request.js"
+import {
+  type CallHandle,
+  noCancel,
+  type StartCallTool,
+  startCallTool,
+  type UnguardedCallTool,
+  unguardedCallTool
+} from "./internal/request.js"
 import { type HealthOptions, make as makeSupervisor, type Session } from "./internal/supervisor.js"
 import { toolsChanged } from "./internal/toolsChanged.js"
 import type * as McpClient from "./McpClient.js"
@@ -116,6 +125,41 @@ export interface Service {
     ): Effect.Effect<A, CallError | McpDecodeError, R>
     (name: string, args?: Record<string, unknown>, options?: CallOptions): Effect.Effect<CallToolResult, CallError>
   }
+  /**
+   * Calls several tools at once (an agent's parallel tool calls), each exactly as {@link call}
+   * would: its own deadline, retries when safe, metrics, `isError` and unknown names as
+   * `McpToolError`. Returns every outcome, in the order of `calls`; it does not fail.
+   * Interrupting it cancels the calls in flight (`notifications/cancelled`).
+   *
+   * Unlike `Effect.forEach(calls, (c) => tools.call(...), { concurrency })`, a batch runs in one
+   * fiber: forking and joining a fiber per call costs about 15 µs, as much as a whole call
+   * over stdio.
+   */
+  readonly callAll: (
+    calls: ReadonlyArray<ToolCall>,
+    options?: CallAllOptions
+  ) => Effect.Effect<ReadonlyArray<Either.Either<CallToolResult, CallError>>>
+}
+
+/**
+ * One call of {@link Service.callAll}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolCall {
+  readonly name: string
+  readonly arguments?: Record<string, unknown> | undefined
+  readonly options?: CallOptions | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallAllOptions {
+  /** How many calls may be in flight at once. Default `"unbounded"`: all of them. */
+  readonly concurrency?: number | "unbounded" | undefined
 }
 
 /**
@@ -175,6 +219,14 @@ const DEFAULT_CALL_TIMEOUT = Duration.seconds(60)
 /** Effect's built-in tracer: its spans are plain records, and it propagates nothing into other code. */
 const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
+/** A call's first attempt, made before `callRaw` by the batch of `callAll`. */
+interface FirstAttempt {
+  readonly exit: Exit.Exit<CallToolResult, McpClient.RequestError>
+  /** When the call started, on the layer's clock. */
+  readonly started: bigint
+  readonly session: Session
+}
+
 /** The built-in tracer, with every span it makes starting at `startTime` (a span made late). */
 const startingAt = (startTime: bigint): Tracer.Tracer =>
   Tracer.make({
@@ -209,6 +261,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       })
     const listOn = (session: Session) => Effect.flatMap(session.client.listTools(), remember)
     const debounce = options.refreshDebounce ?? Duration.millis(100)
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     // the span options of each tool, made once per session (they carry its session id)
     const spanOptions = new Map<string, Tracer.SpanOptions>()
 
@@ -218,12 +271,15 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           Effect.catchAll((error) => Effect.logWarning(`could not list tools: ${error.message}`))
         )
         spanOptions.clear()
-        const run = yield* FiberSet.makeRuntime<never>().pipe(Scope.extend(session.scope))
+        // the refreshes in flight, stopped with the session (a set, not a `FiberSet`: about 3.5 KiB
+        // less per session)
+        const refreshes = new Set<Fiber.RuntimeFiber<unknown>>()
+        yield* Scope.addFinalizer(session.scope, Effect.suspend(() => Fiber.interruptAll(refreshes)))
         let pending = false
         session.client.sdk.setNotificationHandler(ToolListChangedNotificationSchema, () => {
           if (pending) return
           pending = true
-          run(
+          const fiber = runFork(
             Effect.sleep(debounce).pipe(
               Effect.zipRight(Effect.sync(() => (pending = false))),
               Effect.zipRight(listOn(session)),
@@ -232,6 +288,8 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
               Effect.annotateLogs("server", session.client.server)
             )
           )
+          refreshes.add(fiber)
+          fiber.addObserver(() => refreshes.delete(fiber))
         })
       })
 
@@ -282,6 +340,8 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     const defaultTimeout = Duration.toMillis(
       Duration.decode(options.callTimeout ?? options.requestTimeout ?? DEFAULT_CALL_TIMEOUT)
     )
+    const timeoutOf = (options: CallOptions | undefined) =>
+      options?.timeout === undefined ? defaultTimeout : Duration.toMillis(Duration.decode(options.timeout))
     const callPolicy = options.callPolicy ?? defaultCallPolicy
     const idempotentTools = new Set(options.idempotentTools ?? [])
 
@@ -424,24 +484,28 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     const callRaw = (
       name: string,
       args: Record<string, unknown> | undefined,
-      options: CallOptions | undefined
+      options: CallOptions | undefined,
+      first?: FirstAttempt
     ): Effect.Effect<CallToolResult, CallError> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.withFiberRuntime<CallToolResult, CallError>((fiber) => {
-          const started = clock.unsafeCurrentTimeNanos()
+          const started = first?.started ?? clock.unsafeCurrentTimeNanos()
           const toolMetrics = metrics().tool(name)
-          const timeoutMillis = options?.timeout === undefined
-            ? defaultTimeout
-            : Duration.toMillis(Duration.decode(options.timeout))
+          const timeoutMillis = timeoutOf(options)
           const services = fiber.getFiberRef(DefaultServices.currentServices)
           const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-          const session = supervisor.current()
-          const fast = session !== undefined && byName.has(name) &&
-              Context.get(services, Tracer.Tracer) === nativeTracer
+          const session = first?.session ?? supervisor.current()
+          const fast: UnguardedCallTool | undefined = first !== undefined
+            ? () => first.exit
+            : session !== undefined && byName.has(name) && Context.get(services, Tracer.Tracer) === nativeTracer
             ? unguardedCallTool.get(session.client)
             : undefined
           const spanClock = Context.get(services, Clock.Clock)
-          const spanStart = !timing ? BigInt(0) : spanClock === clock ? started : spanClock.unsafeCurrentTimeNanos()
+          const spanStart = !timing
+            ? BigInt(0)
+            : spanClock === clock || first !== undefined
+            ? started
+            : spanClock.unsafeCurrentTimeNanos()
           let span: Tracer.Span | undefined
           // the span, made at first use: on the fast path only when something may read it, and then
           // starting when the call started (see above)
@@ -502,6 +566,98 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       )
     const options_ = options
 
+    /**
+     * The batch of {@link Service.callAll}: one fiber starts every call (at most `limit` at once)
+     * through the session's callback `tools/call` and waits for all. A call that succeeds with
+     * no `isError` is done (its metrics recorded); any other outcome goes through `callRaw` as
+     * that call's first attempt, which retries it when safe and makes its error and span.
+     */
+    const batch = (
+      session: Session,
+      start: StartCallTool,
+      calls: ReadonlyArray<ToolCall>,
+      limit: number
+    ): Effect.Effect<ReadonlyArray<Either.Either<CallToolResult, CallError>>> => {
+      const n = calls.length
+      const firsts = new Array<FirstAttempt>(n)
+      const run = Effect.async<void>((resume) => {
+        const cancels = new Array<() => void>(n)
+        const started = new Array<bigint>(n)
+        let next = 0
+        let settled = 0
+        const launch = (): void => {
+          const i = next++
+          const { arguments: args, name, options } = calls[i]
+          started[i] = clock.unsafeCurrentTimeNanos()
+          cancels[i] = start(name, args, timeoutOf(options), (exit) => {
+            firsts[i] = { exit, started: started[i], session }
+            cancels[i] = noCancel
+            settled++
+            if (next < n) launch()
+            else if (settled === n) resume(Effect.void)
+          })
+        }
+        while (next < Math.min(limit, n)) launch()
+        return Effect.sync(() => {
+          const now = clock.unsafeCurrentTimeNanos()
+          for (let i = 0; i < next; i++) {
+            if (firsts[i] !== undefined) continue
+            cancels[i]()
+            metrics().tool(calls[i].name).record("error", Number(now - started[i]) / 1e9)
+          }
+        })
+      })
+      return Effect.flatMap(run, () => {
+        const out = new Array<Either.Either<CallToolResult, CallError>>(n)
+        const rest: Array<number> = []
+        const now = clock.unsafeCurrentTimeNanos()
+        for (let i = 0; i < n; i++) {
+          const { exit, started } = firsts[i]
+          if (exit._tag === "Success" && exit.value.isError !== true) {
+            metrics().tool(calls[i].name).record("success", Number(now - started) / 1e9)
+            out[i] = Either.right(exit.value)
+          } else {
+            rest.push(i)
+          }
+        }
+        if (rest.length === 0) return Effect.succeed(out)
+        return Effect.as(
+          Effect.forEach(rest, (i) =>
+            Effect.map(
+              Effect.either(callRaw(calls[i].name, calls[i].arguments, calls[i].options, firsts[i])),
+              (result) => {
+                out[i] = result
+              }
+            ), { concurrency: limit, discard: true }),
+          out
+        )
+      })
+    }
+
+    const callAll = (
+      calls: ReadonlyArray<ToolCall>,
+      options?: CallAllOptions
+    ): Effect.Effect<ReadonlyArray<Either.Either<CallToolResult, CallError>>> =>
+      Effect.withFiberRuntime((fiber) => {
+        const n = calls.length
+        if (n === 0) return Effect.succeed([])
+        const concurrency = options?.concurrency ?? "unbounded"
+        const limit = concurrency === "unbounded" ? n : Math.max(1, Math.floor(concurrency))
+        const session = supervisor.current()
+        // the batch takes the same fast path as `call`: a live session, known tools, the built-in
+        // tracer; and no breaker, which must see each call as it starts
+        const start = session !== undefined && breaker === undefined &&
+            Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) === nativeTracer &&
+            calls.every((call) => byName.has(call.name))
+          ? startCallTool.get(session.client)
+          : undefined
+        return start === undefined
+          ? Effect.forEach(calls, (call) => Effect.either(callRaw(call.name, call.arguments, call.options)), {
+            concurrency: limit
+          })
+          : batch(session!, start, calls, limit)
+      })
+
     const call = (
       name: string,
       args?: Record<string, unknown>,
@@ -529,7 +685,8 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       status: SubscriptionRef.get(supervisor.status),
       statusChanges: supervisor.status.changes,
       sessions: Effect.sync(() => supervisor.sessions()),
-      call: call as Service["call"]
+      call: call as Service["call"],
+      callAll
     } satisfies Service
     self.service = service
     return service
