@@ -17,6 +17,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import { CLIENT_INFO, connectInMemory, echoConfig, stdioCommand } from "./servers.js"
 import { range, rounds } from "./stats.js"
@@ -126,13 +127,17 @@ export interface LatencyOptions {
  * Effect program (`Effect.promise`, no mcp-resilience), which shows what running in Effect costs
  * by itself; and `McpTools.call`.
  */
-export type Side = "raw" | "rawInEffect" | "ours"
+export type Side = "raw" | "rawInEffect" | "ours" | "oursBatch"
 
-/** One array of samples per side, and the CPU time this process spent in each side's measured rounds. */
+/**
+ * One array of samples per side, and the CPU time this process spent in each side's measured
+ * rounds. `oursBatch` (`McpTools.callAll`) is measured for throughput only: empty for latency.
+ */
 export interface Samples {
   readonly raw: ReadonlyArray<number>
   readonly rawInEffect: ReadonlyArray<number>
   readonly ours: ReadonlyArray<number>
+  readonly oursBatch: ReadonlyArray<number>
   /** Microseconds of CPU time (user + system, all threads of this process, GC included). */
   readonly cpuMicros: { readonly [S in Side]: number }
 }
@@ -140,30 +145,43 @@ export interface Samples {
 type Round = (side: Side, out: Array<number>) => Effect.Effect<void>
 
 /** The call of each side that runs in Effect: the raw client through `Effect.promise`, and `McpTools.call`. */
-const effectCalls = (pair: Pair): { readonly [S in Exclude<Side, "raw">]: () => Effect.Effect<unknown, unknown> } => ({
+const effectCalls = (
+  pair: Pair
+): { readonly [S in "rawInEffect" | "ours"]: () => Effect.Effect<unknown, unknown> } => ({
   rawInEffect: () => Effect.promise(() => pair.raw.callTool({ name: "echo", arguments: ECHO_ARGS })),
   ours: () => pair.ours.call("echo", ECHO_ARGS)
 })
 
-/** All six orders of the three sides, taken in turn round by round. */
-const ORDERS: ReadonlyArray<ReadonlyArray<Side>> = [
-  ["raw", "rawInEffect", "ours"],
-  ["ours", "raw", "rawInEffect"],
-  ["rawInEffect", "ours", "raw"],
-  ["ours", "rawInEffect", "raw"],
-  ["raw", "ours", "rawInEffect"],
-  ["rawInEffect", "raw", "ours"]
-]
+/**
+ * The order of the sides in round `i`: rotated by one each round, and reversed every other
+ * round, so that each side comes first, last and after each other side in turn (all six orders
+ * of three sides).
+ */
+const orderOf = (sides: ReadonlyArray<Side>, i: number): ReadonlyArray<Side> => {
+  const shift = i % sides.length
+  const rotated = [...sides.slice(shift), ...sides.slice(0, shift)]
+  return Math.floor(i / sides.length) % 2 === 0 ? rotated : rotated.reverse()
+}
 
-/** Runs `warmup` rounds (discarded) then `count` rounds, each side once per round in a rotating order. */
-const interleave = (warmup: number, count: number, round: (i: number) => Round): Effect.Effect<Samples> =>
+/** Runs `warmup` rounds (discarded) then `count` rounds, each of `sides` once per round in a rotating order. */
+const interleave = (
+  sides: ReadonlyArray<Side>,
+  warmup: number,
+  count: number,
+  round: (i: number) => Round
+): Effect.Effect<Samples> =>
   Effect.gen(function*() {
-    const samples = { raw: [] as Array<number>, rawInEffect: [] as Array<number>, ours: [] as Array<number> }
-    const cpuMicros = { raw: 0, rawInEffect: 0, ours: 0 }
+    const samples = {
+      raw: [] as Array<number>,
+      rawInEffect: [] as Array<number>,
+      ours: [] as Array<number>,
+      oursBatch: [] as Array<number>
+    }
+    const cpuMicros = { raw: 0, rawInEffect: 0, ours: 0, oursBatch: 0 }
     const discard: Array<number> = []
     for (let i = 0; i < warmup + count; i++) {
       const run = round(i)
-      for (const side of ORDERS[i % ORDERS.length]) {
+      for (const side of orderOf(sides, i)) {
         const before = process.cpuUsage()
         yield* run(side, i < warmup ? discard : samples[side])
         const used = process.cpuUsage(before)
@@ -198,11 +216,13 @@ export const latency = (pair: Pair, options: LatencyOptions): Effect.Effect<Samp
   const measured = rounds(options.iterations, options.rounds)
   const sizes = [...warmup, ...measured]
   const calls = effectCalls(pair)
-  return interleave(warmup.length, measured.length, (i) => (side, out) =>
+  return interleave(LATENCY_SIDES, warmup.length, measured.length, (i) => (side, out) =>
     side === "raw"
       ? rawLatencyRound(pair.raw, sizes[i], out)
-      : effectLatencyRound(calls[side], sizes[i], out))
+      : effectLatencyRound(calls[side === "oursBatch" ? "ours" : side], sizes[i], out))
 }
+
+const LATENCY_SIDES: ReadonlyArray<Side> = ["raw", "rawInEffect", "ours"]
 
 // ---------------------------------------------------------------------------------------------------------------
 // 2. throughput at a fixed concurrency
@@ -242,12 +262,32 @@ const effectThroughputRound = (
     out.push((options.batches * options.concurrency * 1000) / (end - start))
   }).pipe(Effect.orDie)
 
-/** Calls per second with `concurrency` calls in flight, one sample per round. */
+/** `McpTools.callAll` with `concurrency` calls: the whole batch in one fiber. */
+const batchThroughputRound = (pair: Pair, options: ThroughputOptions, out: Array<number>) =>
+  Effect.gen(function*() {
+    const batch = range(options.concurrency).map(() => ({ name: "echo", arguments: ECHO_ARGS }))
+    const start = yield* now
+    for (let b = 0; b < options.batches; b++) {
+      const results = yield* pair.ours.callAll(batch)
+      for (const result of results) if (Either.isLeft(result)) return yield* Effect.die(result.left)
+    }
+    const end = yield* now
+    out.push((options.batches * options.concurrency * 1000) / (end - start))
+  })
+
+const THROUGHPUT_SIDES: ReadonlyArray<Side> = ["raw", "rawInEffect", "ours", "oursBatch"]
+
+/**
+ * Calls per second with `concurrency` calls in flight, one sample per round: the Effect sides
+ * with `Effect.forEach(..., { concurrency })`, and ours once more with `McpTools.callAll`.
+ */
 export const throughput = (pair: Pair, options: ThroughputOptions): Effect.Effect<Samples> => {
   const calls = effectCalls(pair)
-  return interleave(options.warmupRounds, options.rounds, () => (side, out) =>
+  return interleave(THROUGHPUT_SIDES, options.warmupRounds, options.rounds, () => (side, out) =>
     side === "raw"
       ? rawThroughputRound(pair.raw, options, out)
+      : side === "oursBatch"
+      ? batchThroughputRound(pair, options, out)
       : effectThroughputRound(calls[side], options, out))
 }
 
