@@ -55,7 +55,7 @@ const FULL: Settings = {
     throughput: { concurrency: CONCURRENCY, batches: 20, warmupRounds: 2, rounds: 12 }
   },
   stdio: {
-    latency: { warmup: 400, iterations: 2_000, rounds: 20 },
+    latency: { warmup: 1_000, iterations: 8_000, rounds: 8 },
     throughput: { concurrency: CONCURRENCY, batches: 10, warmupRounds: 2, rounds: 12 }
   },
   // the whole http section takes about 30 s on a busy 2-core machine

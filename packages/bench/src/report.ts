@@ -348,13 +348,15 @@ The run:
 
 ## How each number is measured
 
-Everything runs in one Node process, inside one Effect program. Each transport gets one raw SDK
-\`Client\` and one \`McpTools\` service (\`McpTools.make\` with \`RetryPolicy.default\` and the default
-60 s call timeout), each with its own copy of the same server (over HTTP, its own session on one
-server); the in-memory raw client then takes turns with a second \`McpTools\` service, the one with
-the breaker and budget. The bench checks that both sides get the echo back before measuring. The
-three sides then take turns round by round, in a rotating order, so that drift (JIT, GC, CPU
-frequency, other processes) falls on all of them alike. Every call is \`echo\` with \`{ text: "hello" }\`.
+Everything runs in one Node process, inside one Effect program. Each transport gets two raw SDK
+\`Client\`s (one for the plain \`async\` loop, one for the calls from Effect) and one \`McpTools\`
+service (\`McpTools.make\` with \`RetryPolicy.default\` and the default 60 s call timeout), each with
+its own copy of the same server (over stdio its own process, so that each side's server has sat
+idle for as long as the others' when its turn comes; over HTTP its own session on one server); the
+in-memory raw clients then take turns with a second \`McpTools\` service, the one with the breaker
+and budget. The bench checks that both sides get the echo back before measuring. The sides then
+take turns round by round, in a rotating order, so that drift (JIT, GC, CPU frequency, other
+processes) falls on all of them alike. Every call is \`echo\` with \`{ text: "hello" }\`.
 
 - **Servers.** In memory: an SDK \`McpServer\` in the same process with the demo server's \`echo\`
   tool, reached through the SDK's \`InMemoryTransport\` (ours: \`McpServerConfig.inMemory\`, which
@@ -381,7 +383,9 @@ frequency, other processes) falls on all of them alike. Every call is \`echo\` w
   included; the HTTP server's too, not the stdio server's) over each side's measured latency
   rounds, divided by the calls. Other processes do not inflate it as they inflate wall-clock times on a busy machine.
 - **Throughput**, ${concurrency} calls in flight. Raw: \`await Promise.all(...)\` of ${concurrency} \`callTool\`s,
-  repeated. Ours: \`Effect.forEach(range, () => tools.call(...), { concurrency: ${concurrency} })\`, repeated.
+  repeated. Ours: \`Effect.forEach(range, () => tools.call(...), { concurrency: ${concurrency} })\`, repeated
+  (the raw SDK in Effect the same way); and, in the rows marked \`callAll\`,
+  \`tools.callAll(calls)\` with the ${concurrency} calls ([parallel calls](parallel-calls.md)), repeated.
   A round is ${s.memory.throughput.batches} such batches in memory, ${s.stdio.throughput.batches} over stdio and ${s.http.throughput.batches} over HTTP; the
   number is the median over ${s.memory.throughput.rounds}, ${s.stdio.throughput.rounds} and ${s.http.throughput.rounds} rounds per side of the calls per second in the round, after
   ${s.memory.throughput.warmupRounds}, ${s.stdio.throughput.warmupRounds} and ${s.http.throughput.warmupRounds} warm-up rounds.
@@ -406,7 +410,9 @@ garbage all of that leaves. Over stdio the same work costs more than in a tight 
 the process waits for the child between calls, so the code runs with cold caches, and on a busy
 machine every microsecond of CPU may also wait for a core. At ${concurrency} calls in flight,
 \`Effect.forEach\` starts a fiber per call, which costs about as much as the call itself: compare
-the raw SDK in Effect with the raw SDK.
+the raw SDK in Effect with the raw SDK. \`callAll\` starts the whole batch from one fiber; with
+the breaker on it cannot (the breaker must see each call start) and runs each call through
+\`call\`, which is why its guarded row matches \`Effect.forEach\`.
 
 ${options.recovery === undefined ? "" : recoverySection(options.recovery, s.recovery)}## Running it
 

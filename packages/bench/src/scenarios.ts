@@ -34,10 +34,15 @@ export type Scenario = Transport | typeof GUARDED
 /** The call both sides make: the demo server's `echo`. */
 const ECHO_ARGS = { text: "hello" }
 
-/** Both sides of a scenario: a raw SDK client and our service, each with its own session. */
+/**
+ * The sides of a scenario, each with its own session (over stdio, its own server process, so
+ * that every side's server is as warm or as cold as the others' when its turn comes): a raw SDK
+ * client for the plain `async` loop, another for the same calls from Effect, and our service.
+ */
 export interface Pair {
   readonly transport: Scenario
   readonly raw: Client
+  readonly rawInEffect: Client
   readonly ours: McpToolsTypes.Service
 }
 
@@ -56,12 +61,13 @@ const rawClient = (connect: (client: Client) => Promise<unknown>): Effect.Effect
 const inMemoryServer = echoConfig("bench-echo")
 
 /**
- * Raw: `InMemoryTransport` pair to an `McpServer` here. Ours: `McpServerConfig.inMemory` to another
- * one; then the same raw client against `McpTools` with `breaker: {}` (the defaults) and a
- * `RetryBudget.tokenBucket()` (the defaults) on, to a third one.
+ * Raw (each raw side its own client): `InMemoryTransport` pair to an `McpServer` here. Ours:
+ * `McpServerConfig.inMemory` to another one; then the same raw clients against `McpTools` with
+ * `breaker: {}` (the defaults) and a `RetryBudget.tokenBucket()` (the defaults) on, to a third one.
  */
 export const inMemoryPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope> = Effect.gen(function*() {
   const raw = yield* rawClient(connectInMemory)
+  const rawInEffect = yield* rawClient(connectInMemory)
   const ours = yield* McpTools.make({ server: inMemoryServer, policy: RetryPolicy.default })
   const guarded = yield* McpTools.make({
     server: inMemoryServer,
@@ -69,19 +75,26 @@ export const inMemoryPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Sc
     breaker: {},
     budget: RetryBudget.tokenBucket()
   })
-  return [{ transport: "in-memory", raw, ours }, { transport: GUARDED, raw, ours: guarded }] satisfies Array<Pair>
+  return [
+    { transport: "in-memory", raw, rawInEffect, ours },
+    { transport: GUARDED, raw, rawInEffect, ours: guarded }
+  ] satisfies Array<Pair>
 })
 
-/** Raw: `StdioClientTransport` to the demo server. Ours: `McpServerConfig.stdio` to another one. */
+/**
+ * Raw: `StdioClientTransport` to the demo server, one process per raw side. Ours:
+ * `McpServerConfig.stdio` to another one.
+ */
 export const stdioPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope> = Effect.gen(function*() {
-  const raw = yield* rawClient((client) =>
+  const connect = (client: Client) =>
     client.connect(new StdioClientTransport({ ...stdioCommand, args: [...stdioCommand.args] }))
-  )
+  const raw = yield* rawClient(connect)
+  const rawInEffect = yield* rawClient(connect)
   const ours = yield* McpTools.make({
     server: McpServerConfig.stdio({ ...stdioCommand }),
     policy: RetryPolicy.default
   })
-  return [{ transport: "stdio", raw, ours }] satisfies Array<Pair>
+  return [{ transport: "stdio", raw, rawInEffect, ours }] satisfies Array<Pair>
 })
 
 /**
@@ -91,12 +104,14 @@ export const stdioPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope
  */
 export const httpPairs: Effect.Effect<ReadonlyArray<Pair>, unknown, Scope.Scope> = Effect.gen(function*() {
   const server = yield* FlakyServer.http({ name: "bench-echo" })
-  const raw = yield* rawClient((client) => client.connect(new StreamableHTTPClientTransport(new URL(server.url))))
+  const connect = (client: Client) => client.connect(new StreamableHTTPClientTransport(new URL(server.url)))
+  const raw = yield* rawClient(connect)
+  const rawInEffect = yield* rawClient(connect)
   const ours = yield* McpTools.make({
     server: McpServerConfig.http({ name: "bench-echo", url: server.url }),
     policy: RetryPolicy.default
   })
-  return [{ transport: "http", raw, ours }] satisfies Array<Pair>
+  return [{ transport: "http", raw, rawInEffect, ours }] satisfies Array<Pair>
 })
 
 /** Checks once that both sides get the echo back, so a broken setup cannot pass for a fast one. */
@@ -148,7 +163,7 @@ type Round = (side: Side, out: Array<number>) => Effect.Effect<void>
 const effectCalls = (
   pair: Pair
 ): { readonly [S in "rawInEffect" | "ours"]: () => Effect.Effect<unknown, unknown> } => ({
-  rawInEffect: () => Effect.promise(() => pair.raw.callTool({ name: "echo", arguments: ECHO_ARGS })),
+  rawInEffect: () => Effect.promise(() => pair.rawInEffect.callTool({ name: "echo", arguments: ECHO_ARGS })),
   ours: () => pair.ours.call("echo", ECHO_ARGS)
 })
 

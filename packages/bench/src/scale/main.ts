@@ -280,21 +280,21 @@ ${options.sessions?.md ?? "(not run)"}
 
 ${goals(options.sessions?.goals)}
 
-Where the difference goes (heap snapshots before and after opening 300 sessions, compared by
-constructor and retainer): it is spread over Effect's runtime structures, not one big object.
-An \`McpTools\` session right after connecting has five parked fibers (the supervisor's loop, the
-watcher of the transport's close, and the request-deadline loop, which races a sleep against a
-wake-up until the deadline of the last request, the tool list's, has passed), about 4 KiB each;
-two \`SubscriptionRef\`s (status, tool list; about 3 KiB each), the \`FiberSet\` runtime for
-tool-list refreshes (3.5 KiB), scopes, deferreds, a few spans, and some 200 closures with their
-contexts. The server side (an SDK \`McpServer\` with its zod schemas and an Ajv instance) is most
-of the raw SDK's number and the same on every side, so the 1.2x goal leaves mcp-resilience about
-9 KiB per session for everything it adds: out of reach while each background task is a fiber;
-reaching it is a redesign (one supervisor fiber for all sessions), not a fix. Two parts of the
-measured number are the bench's, not the library's: under \`tsx\` (how the bench runs the
-TypeScript sources) esbuild's \`keepNames\` gives every named arrow function a \`name\`
-property, about 8.5 KiB per session that the compiled package does not have (105 KiB instead of
-113 for an \`McpTools\` session against \`dist\`); and a new server name per session adds its
+Where the difference goes (heap snapshots, and the inspector's sampling heap profiler over the
+sessions still alive): it is spread over Effect's runtime structures, not one big object. A live
+session no longer parks a fiber per background task: the supervisor reacts to a session's death
+by callback (a fiber runs only while it reconnects), the transport's close is a callback, and
+the request-deadline timer runs only while a deadline is pending, as one fiber sleeping towards
+the earliest (it used to race a sleep against a wake-up signal: three fibers). That took an
+\`McpTools\` session from 106 to 84 KiB. What is left: the deadline timer of the tool list's
+request, which lives until that deadline (60 s) has passed (about 4 KiB); two \`SubscriptionRef\`s
+(status, tool list; about 3 KiB each); scopes, deferreds, metric series and some 200 closures with
+their contexts. The server side (an SDK \`McpServer\` with its zod schemas) and the client's Ajv
+instance are most of the raw SDK's number and the same on every side, so the 1.2x goal leaves
+mcp-resilience about 9 KiB per session for everything it adds. The study measures the compiled
+\`dist\`: run from the TypeScript sources through \`tsx\`, esbuild's \`keepNames\` gives every named
+arrow function a \`name\` property, about 8.5 KiB more per session. Part of the measured number is
+the bench's, not the library's: a new server name per session adds its
 metric series (connect attempts and duration, per-tool calls and duration), about 6.5 KiB that
 stay after close, by design, which is most of "retained per session after close".
 \`McpToolset\` used to add about 50 KiB per server on top, by subscribing to every server's
