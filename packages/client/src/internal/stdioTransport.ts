@@ -205,10 +205,8 @@ export class StdioTransport implements Transport {
     if (stdin === undefined || stdin === null || this.exited || !stdin.writable) {
       return Promise.reject(new Error("Not connected: the server process is not running"))
     }
-    // as the SDK's transport: no write callback (a failed write is reported on stdin's "error"
-    // event, which goes to `onerror`; a callback per write costs a few microseconds per call)
-    return new Promise((resolve) => {
-      if (stdin.write(serializeMessage(message))) resolve()
+    return new Promise((resolve, reject) => {
+      if (stdin.write(serializeMessage(message), (error) => (error ? reject(error) : undefined))) resolve()
       else stdin.once("drain", resolve)
     })
   }
