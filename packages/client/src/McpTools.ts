@@ -567,6 +567,46 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     const options_ = options
 
     /**
+     * A call on the fast path of `callRaw` (a live session, a known tool, Effect's built-in
+     * tracer) and with no breaker, which must see each call as it starts: one `Effect.async`
+     * around the session's callback `tools/call`, instead of `callRaw`'s region, span opener and
+     * exit handler, which this path does not need when the call succeeds. Interruption cancels
+     * the request and counts the call as an error; any outcome but a result without `isError`
+     * goes on through `callRaw` as the call's first attempt (retries, error, span).
+     */
+    const callOne = (
+      name: string,
+      args: Record<string, unknown> | undefined,
+      options: CallOptions | undefined
+    ): Effect.Effect<CallToolResult, CallError> =>
+      Effect.withFiberRuntime((fiber) => {
+        const session = supervisor.current()
+        const start = breaker === undefined && session !== undefined && byName.has(name) &&
+            Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) === nativeTracer
+          ? startCallTool.get(session.client)
+          : undefined
+        if (start === undefined) return callRaw(name, args, options)
+        return Effect.async<CallToolResult, CallError>((resume) => {
+          const started = clock.unsafeCurrentTimeNanos()
+          let settled = false
+          const cancel = start(name, args, timeoutOf(options), (exit) => {
+            settled = true
+            if (exit._tag === "Success" && exit.value.isError !== true) {
+              metrics().tool(name).record("success", Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
+              resume(exit)
+            } else {
+              resume(callRaw(name, args, options, { exit, started, session: session! }))
+            }
+          })
+          return Effect.sync(() => {
+            if (settled) return
+            cancel()
+            metrics().tool(name).record("error", Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
+          })
+        })
+      })
+
+    /**
      * The batch of {@link Service.callAll}: one fiber starts every call (at most `limit` at once)
      * through the session's callback `tools/call` and waits for all. A call that succeeds with
      * no `isError` is done (its metrics recorded); any other outcome goes through `callRaw` as
@@ -652,7 +692,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           ? startCallTool.get(session.client)
           : undefined
         return start === undefined
-          ? Effect.forEach(calls, (call) => Effect.either(callRaw(call.name, call.arguments, call.options)), {
+          ? Effect.forEach(calls, (call) => Effect.either(callOne(call.name, call.arguments, call.options)), {
             concurrency: limit
           })
           : batch(session!, start, calls, limit)
@@ -663,7 +703,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       args?: Record<string, unknown>,
       options?: CallOptions | CallOptionsWithSchema<any, any, any>
     ): Effect.Effect<any, any, any> => {
-      const raw = callRaw(name, args, options)
+      const raw = callOne(name, args, options)
       if (options === undefined || !("schema" in options)) return raw
       const decode = Schema.decodeUnknown(options.schema)
       return Effect.flatMap(raw, (result) =>
