@@ -43,7 +43,8 @@ import {
   type Scenario,
   stdioPairs,
   throughput,
-  verify
+  verify,
+  warmUp
 } from "./scenarios.js"
 import { keep } from "./sections.js"
 
@@ -51,7 +52,7 @@ const CONCURRENCY = 64
 
 const FULL: Settings = {
   memory: {
-    latency: { warmup: 2_000, iterations: 5_000, rounds: 20 },
+    latency: { warmup: 10_000, iterations: 5_000, rounds: 20 },
     throughput: { concurrency: CONCURRENCY, batches: 20, warmupRounds: 2, rounds: 12 }
   },
   stdio: {
@@ -156,9 +157,16 @@ const transport = (
   options: TransportSettings
 ): Effect.Effect<Measured, unknown> =>
   Effect.scoped(Effect.flatMap(open, (pairs) =>
-    Effect.forEach(pairs, (pair) =>
+    Effect.forEach(pairs, (pair, i) =>
       Effect.gen(function*() {
-        yield* verify(pair)
+        if (i === 0) {
+          // every pair is checked and warmed up before the first is measured: a pair measured
+          // later would otherwise run on code the JIT has had longer to optimise
+          for (const each of pairs) {
+            yield* verify(each)
+            yield* warmUp(each, options.latency.warmup)
+          }
+        }
         yield* step(`${pair.transport}: latency, ${options.latency.iterations} sequential calls per side`)
         const lat = yield* latency(pair, options.latency)
         yield* step(`${pair.transport}: throughput, ${options.throughput.concurrency} concurrent calls`)

@@ -239,6 +239,10 @@ export const latency = (pair: Pair, options: LatencyOptions): Effect.Effect<Samp
 
 const LATENCY_SIDES: ReadonlyArray<Side> = ["raw", "rawInEffect", "ours"]
 
+/** `calls` sequential calls on each side of `pair`, in latency rounds whose samples are dropped. */
+export const warmUp = (pair: Pair, calls: number): Effect.Effect<void> =>
+  Effect.asVoid(latency(pair, { warmup: calls, iterations: 1, rounds: 1 }))
+
 // ---------------------------------------------------------------------------------------------------------------
 // 2. throughput at a fixed concurrency
 // ---------------------------------------------------------------------------------------------------------------
