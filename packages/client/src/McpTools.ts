@@ -31,8 +31,8 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Tracer from "effect/Tracer"
+import { LazySubscriptionRef } from "./internal/lazyRef.js"
 import {
   type CallHandle,
   noCancel,
@@ -248,14 +248,14 @@ const sessionExpired = (error: unknown): error is McpConnectError =>
  */
 export const make = (options: Options): Effect.Effect<Service, McpClient.ConnectError, Scope.Scope> =>
   Effect.gen(function*() {
-    const toolsRef = yield* SubscriptionRef.make<ReadonlyArray<Tool>>([])
+    const toolsRef = new LazySubscriptionRef<ReadonlyArray<Tool>>([])
     let byName = new Map<string, Tool>()
     // the service, once made: the key of its listener in `toolsChanged`
     const self: { service?: Service } = {}
     const remember = (tools: ReadonlyArray<Tool>) =>
       Effect.suspend(() => {
         byName = new Map(tools.map((tool) => [tool.name, tool]))
-        const set = Effect.as(SubscriptionRef.set(toolsRef, tools), tools)
+        const set = Effect.as(toolsRef.set(tools), tools)
         const listener = self.service === undefined ? undefined : toolsChanged.get(self.service)
         return listener === undefined ? set : Effect.zipLeft(set, listener())
       })
@@ -318,12 +318,11 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         Stream.runForEach((state) => {
           if (state._tag === "Open") {
             const retryAfter = Duration.millis(Math.max(0, state.until - clock.unsafeCurrentTimeMillis()))
-            return SubscriptionRef.set(supervisor.status, Status.CircuitOpen({ retryAfter }))
+            return supervisor.status.set(Status.CircuitOpen({ retryAfter }))
           }
           const session = supervisor.current()
           return state._tag === "Closed" && session !== undefined
-            ? SubscriptionRef.set(
-              supervisor.status,
+            ? supervisor.status.set(
               Status.Connected({
                 sessionId: session.client.sessionId,
                 pid: session.client.pid,
@@ -719,10 +718,10 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       get client() {
         return supervisor.current()?.client
       },
-      tools: SubscriptionRef.get(toolsRef),
+      tools: toolsRef.get,
       toolsChanges: toolsRef.changes,
       list,
-      status: SubscriptionRef.get(supervisor.status),
+      status: supervisor.status.get,
       statusChanges: supervisor.status.changes,
       sessions: Effect.sync(() => supervisor.sessions()),
       call: call as Service["call"],

@@ -16,13 +16,13 @@ import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as McpClient from "../McpClient.js"
 import { type McpConnectError, type McpError, McpTimeoutError } from "../McpError.js"
 import * as McpError_ from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
 import { closedError } from "./errors.js"
+import { LazySubscriptionRef } from "./lazyRef.js"
 import { whenClosed } from "./request.js"
 
 /** @internal */
@@ -67,7 +67,7 @@ export interface Supervisor {
   readonly awaitSession: (timeoutMillis: number, operation: string) => Effect.Effect<Session, McpClient.ConnectError>
   /** Marks a session dead (e.g. its HTTP session expired); the supervisor replaces it. */
   readonly invalidate: (session: Session, reason: McpConnectError) => Effect.Effect<void>
-  readonly status: SubscriptionRef.SubscriptionRef<Status>
+  readonly status: LazySubscriptionRef<Status>
   /** How many sessions were made so far. */
   readonly sessions: () => number
 }
@@ -84,7 +84,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
     const clock = yield* Effect.clock
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const policy = options.policy
-    const status = yield* SubscriptionRef.make<Status>(Status.Connecting({ attempt: 1 }))
+    const status = new LazySubscriptionRef<Status>(Status.Connecting({ attempt: 1 }))
     let current: Session | undefined
     let next = Deferred.unsafeMake<Session, McpClient.ConnectError>(FiberId.none)
     let made = 0
@@ -97,7 +97,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
     let stopped = false
     let reconnecting: Fiber.RuntimeFiber<void> | undefined
 
-    const setStatus = (s: Status) => SubscriptionRef.set(status, s)
+    const setStatus = (s: Status) => status.set(s)
 
     const connectSession = Effect.gen(function*() {
       const scope = yield* Scope.fork(sessionsScope, ExecutionStrategy.sequential)
