@@ -719,10 +719,14 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         return supervisor.current()?.client
       },
       tools: toolsRef.get,
-      toolsChanges: toolsRef.changes,
+      get toolsChanges() {
+        return toolsRef.changes
+      },
       list,
       status: supervisor.status.get,
-      statusChanges: supervisor.status.changes,
+      get statusChanges() {
+        return supervisor.status.changes
+      },
       sessions: Effect.sync(() => supervisor.sessions()),
       call: call as Service["call"],
       callAll

@@ -31,11 +31,16 @@ export class LazySubscriptionRef<A> {
     })
   }
 
-  /** The value now, then every change; the first subscription makes the `SubscriptionRef`. */
-  readonly changes: Stream.Stream<A> = Stream.unwrap(Effect.sync(() => {
-    // made synchronously (its making does not wait), so no `set` can fall between reading the
-    // value and handing it to the `SubscriptionRef`
-    this.ref ??= Effect.runSync(SubscriptionRef.make(this.value))
-    return this.ref.changes
-  }))
+  /**
+   * The value now, then every change; the first subscription makes the `SubscriptionRef`. A
+   * getter: the stream itself (about 1.7 KiB) is made only when asked for.
+   */
+  get changes(): Stream.Stream<A> {
+    return Stream.unwrap(Effect.sync(() => {
+      // made synchronously (its making does not wait), so no `set` can fall between reading the
+      // value and handing it to the `SubscriptionRef`
+      this.ref ??= Effect.runSync(SubscriptionRef.make(this.value))
+      return this.ref.changes
+    }))
+  }
 }
