@@ -285,11 +285,12 @@ sessions still alive): it is spread over Effect's runtime structures, not one bi
 session no longer parks a fiber per background task: the supervisor reacts to a session's death
 by callback (a fiber runs only while it reconnects), the transport's close is a callback, and
 the request-deadline timer runs only while a deadline is pending, as one fiber sleeping towards
-the earliest (it used to race a sleep against a wake-up signal: three fibers). That took an
-\`McpTools\` session from 106 to 84 KiB. What is left: the deadline timer of the tool list's
-request, which lives until that deadline (60 s) has passed (about 4 KiB); two \`SubscriptionRef\`s
-(status, tool list; about 3 KiB each); scopes, deferreds, metric series and some 200 closures with
-their contexts. The server side (an SDK \`McpServer\` with its zod schemas) and the client's Ajv
+the earliest (it used to race a sleep against a wake-up signal: three fibers). The status and
+the tool list are plain fields until something subscribes to their changes, and their change
+streams are made when asked for. That took an \`McpTools\` session from 106 to about 77 KiB.
+What is left: the deadline timer of the tool list's request, which lives until that deadline
+(60 s) has passed (about 4 KiB); scopes, deferreds, the reconnect schedule's driver, metric series
+and some 200 closures with their contexts. The server side (an SDK \`McpServer\` with its zod schemas) and the client's Ajv
 instance are most of the raw SDK's number and the same on every side, so the 1.2x goal leaves
 mcp-resilience about 9 KiB per session for everything it adds. The study measures the compiled
 \`dist\`: run from the TypeScript sources through \`tsx\`, esbuild's \`keepNames\` gives every named
