@@ -287,7 +287,7 @@ by callback (a fiber runs only while it reconnects), the transport's close is a 
 the request-deadline timer runs only while a deadline is pending, as one fiber sleeping towards
 the earliest (it used to race a sleep against a wake-up signal: three fibers). The status and
 the tool list are plain fields until something subscribes to their changes, and their change
-streams are made when asked for. That took an \`McpTools\` session from 106 to about 77 KiB.
+streams are made when asked for. That took an \`McpTools\` session from 106 to about 75 KiB.
 What is left: the deadline timer of the tool list's request, which lives until that deadline
 (60 s) has passed (about 4 KiB); scopes, deferreds, the reconnect schedule's driver, metric series
 and some 200 closures with their contexts. The server side (an SDK \`McpServer\` with its zod schemas) and the client's Ajv
