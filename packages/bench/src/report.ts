@@ -410,9 +410,8 @@ garbage all of that leaves. Over stdio the same work costs more than in a tight 
 the process waits for the child between calls, so the code runs with cold caches, and on a busy
 machine every microsecond of CPU may also wait for a core. At ${concurrency} calls in flight,
 \`Effect.forEach\` starts a fiber per call, which costs about as much as the call itself: compare
-the raw SDK in Effect with the raw SDK. \`callAll\` starts the whole batch from one fiber; with
-the breaker on it cannot (the breaker must see each call start) and runs each call through
-\`call\`, which is why its guarded row matches \`Effect.forEach\`.
+the raw SDK in Effect with the raw SDK. \`callAll\` starts the whole batch from one fiber (with
+the breaker on too: the breaker admits each call as it starts).
 
 ${options.recovery === undefined ? "" : recoverySection(options.recovery, s.recovery)}## Running it
 

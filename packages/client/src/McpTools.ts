@@ -521,16 +521,20 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           }
           const handle: CallHandle = { cancel: noCancel }
           const attempted: Effect.Effect<CallToolResult, CallError> = fast !== undefined
-            ? Effect.catchAll(guard(fast(name, args, timeoutMillis, handle)), (failed) => {
-              // fail again inside the span, so that the error carries it
-              const error = Cause.originalError(failed)
-              return inSpan(
-                Effect.zipRight(
-                  sessionExpired(error) ? supervisor.invalidate(session!, error) : Effect.void,
-                  recover(name, args, options, timeoutMillis, error)
+            // a first attempt made by `callAll`'s batch was already admitted by the breaker
+            ? Effect.catchAll(
+              first !== undefined ? first.exit : guard(fast(name, args, timeoutMillis, handle)),
+              (failed) => {
+                // fail again inside the span, so that the error carries it
+                const error = Cause.originalError(failed)
+                return inSpan(
+                  Effect.zipRight(
+                    sessionExpired(error) ? supervisor.invalidate(session!, error) : Effect.void,
+                    recover(name, args, options, timeoutMillis, error)
+                  )
                 )
-              )
-            })
+              }
+            )
             : inSpan(
               Effect.catchAll(
                 Effect.zipRight(ensureKnown(name), attempt(name, args, timeoutMillis)),
@@ -619,28 +623,49 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     ): Effect.Effect<ReadonlyArray<Either.Either<CallToolResult, CallError>>> => {
       const n = calls.length
       const firsts = new Array<FirstAttempt>(n)
+      // calls the breaker did not admit at their turn (not closed then): they go through `call`
+      const deferred = new Array<boolean>(n).fill(false)
+      // transitions of the breaker the outcomes caused, published after the batch
+      const publishes: Array<Effect.Effect<void>> = []
       const run = Effect.async<void>((resume) => {
         const cancels = new Array<() => void>(n)
         const started = new Array<bigint>(n)
         let next = 0
+        let inFlight = 0
         let settled = 0
-        const launch = (): void => {
-          const i = next++
-          const { arguments: args, name, options } = calls[i]
-          started[i] = clock.unsafeCurrentTimeNanos()
-          cancels[i] = start(name, args, timeoutOf(options), (exit) => {
-            firsts[i] = { exit, started: started[i], session }
-            cancels[i] = noCancel
-            settled++
-            if (next < n) launch()
-            else if (settled === n) resume(Effect.void)
-          })
+        let resumed = false
+        const fill = (): void => {
+          while (next < n && inFlight < limit) {
+            const i = next++
+            const record = breaker?.admitClosed()
+            if (breaker !== undefined && record === undefined) {
+              deferred[i] = true
+              settled++
+              continue
+            }
+            const { arguments: args, name, options } = calls[i]
+            started[i] = clock.unsafeCurrentTimeNanos()
+            inFlight++
+            cancels[i] = start(name, args, timeoutOf(options), (exit) => {
+              firsts[i] = { exit, started: started[i], session }
+              cancels[i] = noCancel
+              inFlight--
+              settled++
+              const publish = record?.(exit._tag === "Success" ? undefined : exit.cause)
+              if (publish !== undefined) publishes.push(publish)
+              fill()
+            })
+          }
+          if (settled === n && !resumed) {
+            resumed = true
+            resume(Effect.void)
+          }
         }
-        while (next < Math.min(limit, n)) launch()
+        fill()
         return Effect.sync(() => {
           const now = clock.unsafeCurrentTimeNanos()
           for (let i = 0; i < next; i++) {
-            if (firsts[i] !== undefined) continue
+            if (firsts[i] !== undefined || deferred[i]) continue
             cancels[i]()
             metrics().tool(calls[i].name).record("error", Number(now - started[i]) / 1e9)
           }
@@ -651,24 +676,32 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         const rest: Array<number> = []
         const now = clock.unsafeCurrentTimeNanos()
         for (let i = 0; i < n; i++) {
-          const { exit, started } = firsts[i]
-          if (exit._tag === "Success" && exit.value.isError !== true) {
-            metrics().tool(calls[i].name).record("success", Number(now - started) / 1e9)
-            out[i] = Either.right(exit.value)
+          const first = firsts[i]
+          if (first !== undefined && first.exit._tag === "Success" && first.exit.value.isError !== true) {
+            metrics().tool(calls[i].name).record("success", Number(now - first.started) / 1e9)
+            out[i] = Either.right(first.exit.value)
           } else {
             rest.push(i)
           }
         }
-        if (rest.length === 0) return Effect.succeed(out)
-        return Effect.as(
-          Effect.forEach(rest, (i) =>
-            Effect.map(
-              Effect.either(callRaw(calls[i].name, calls[i].arguments, calls[i].options, firsts[i])),
-              (result) => {
-                out[i] = result
-              }
-            ), { concurrency: limit, discard: true }),
-          out
+        const published = publishes.length === 0 ? Effect.void : Effect.all(publishes, { discard: true })
+        if (rest.length === 0) return Effect.as(published, out)
+        return Effect.zipRight(
+          published,
+          Effect.as(
+            Effect.forEach(rest, (i) =>
+              Effect.map(
+                Effect.either(
+                  deferred[i]
+                    ? callOne(calls[i].name, calls[i].arguments, calls[i].options)
+                    : callRaw(calls[i].name, calls[i].arguments, calls[i].options, firsts[i])
+                ),
+                (result) => {
+                  out[i] = result
+                }
+              ), { concurrency: limit, discard: true }),
+            out
+          )
         )
       })
     }
@@ -684,8 +717,8 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         const limit = concurrency === "unbounded" ? n : Math.max(1, Math.floor(concurrency))
         const session = supervisor.current()
         // the batch takes the same fast path as `call`: a live session, known tools, the built-in
-        // tracer; and no breaker, which must see each call as it starts
-        const start = session !== undefined && breaker === undefined &&
+        // tracer (a breaker admits each call as it starts, see `batch`)
+        const start = session !== undefined &&
             Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) === nativeTracer &&
             calls.every((call) => byName.has(call.name))
           ? startCallTool.get(session.client)

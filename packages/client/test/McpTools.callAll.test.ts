@@ -2,7 +2,7 @@
  * `McpTools.callAll`: a batch of calls in one fiber, each with the outcome `call` would give it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { RetryPolicy } from "@mcp-resilience/policy"
+import { CircuitBreaker, RetryPolicy } from "@mcp-resilience/policy"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { Effect, Either, Fiber, TestClock } from "effect"
 import * as McpServerConfig from "../src/McpServerConfig.js"
@@ -131,6 +131,36 @@ describe("McpTools.callAll", () => {
       const unbounded = yield* McpTools.make({ server: six.server, policy })
       yield* unbounded.callAll(Array.from({ length: 6 }, () => ({ name: "hold" })))
       assert.strictEqual(six.seen.max, 6)
+    }))
+
+  it.scoped("with a breaker, each call is admitted as it starts and counted; once it opens, calls are rejected", () =>
+    Effect.gen(function*() {
+      const tools = yield* McpTools.make({
+        server: fixture(),
+        policy,
+        callPolicy: once,
+        breaker: { strategy: CircuitBreaker.consecutive(2), breakDuration: "10 seconds" }
+      })
+      const fiber = yield* Effect.fork(tools.callAll([
+        { name: "echo", arguments: { text: "ok" } },
+        { name: "slow", arguments: { ms: 30_000 }, options: { timeout: "1 second" } },
+        { name: "slow", arguments: { ms: 30_000 }, options: { timeout: "1 second" } }
+      ]))
+      yield* Effect.repeat(Effect.yieldNow(), { times: 20 })
+      yield* TestClock.adjust("1 second")
+      // the echo answers first; then two timeouts in a row open the breaker
+      assert.deepStrictEqual(texts(yield* Fiber.join(fiber)), ["ok", "McpTimeoutError.", "McpTimeoutError."])
+      const rejected = yield* tools.callAll([{ name: "echo", arguments: { text: "x" } }, {
+        name: "add",
+        arguments: { a: 1, b: 2 }
+      }])
+      assert.deepStrictEqual(texts(rejected), ["McpCircuitOpenError.", "McpCircuitOpenError."])
+      yield* Effect.repeat(Effect.yieldNow(), { times: 20 })
+      assert.strictEqual((yield* tools.status)._tag, "CircuitOpen")
+      // after the break, a probe runs and closes it again
+      yield* TestClock.adjust("10 seconds")
+      assert.deepStrictEqual(texts(yield* tools.callAll([{ name: "echo", arguments: { text: "back" } }])), ["back"])
+      assert.deepStrictEqual(texts(yield* tools.callAll([{ name: "add", arguments: { a: 2, b: 2 } }])), ["4"])
     }))
 
   it.scoped("interrupting the batch cancels every call in flight on the server", () =>
