@@ -303,14 +303,16 @@ describe("FlakyServer.stdio (child processes, live clock)", () => {
   it.live("a failing test still stops the child: the scope kills what is left", () =>
     Effect.gen(function*() {
       let stateFile = ""
+      let calls = () => 0
       const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
         const server = yield* FlakyServer.stdio({ delay: "1 minute" })
         stateFile = server.stateFile
+        calls = () => server.stats().calls
         const client = yield* McpClient.make(server.config, { policy: fast })
         yield* client.callTool("echo", { text: "never answered" })
       })))
       yield* eventually(() => processesMentioning(stateFile).length === 1, "the child to start")
-      yield* Effect.sleep("100 millis") // the call is in flight
+      yield* eventually(() => calls() === 1, "the call to reach the server")
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(processesMentioning(stateFile), [])
       assert.isFalse(fs.existsSync(stateFile))
