@@ -27,14 +27,7 @@ import * as Scope from "effect/Scope"
 import { Deadlines } from "./internal/deadlines.js"
 import { closedError, connectError, requestError } from "./internal/errors.js"
 import { addFinalizer, bounded } from "./internal/release.js"
-import {
-  RequestSignal,
-  type StartCallTool,
-  startCallTool,
-  type UnguardedCallTool,
-  unguardedCallTool,
-  whenClosed
-} from "./internal/request.js"
+import { RequestSignal, sessionInternals, type StartCallTool } from "./internal/request.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import { type McpConnectError, McpTimeoutError } from "./McpError.js"
 import * as McpMetrics from "./McpMetrics.js"
@@ -445,12 +438,6 @@ const fromSession = (
   const startCall: StartCallTool = (name, args, timeoutMillis, onExit) =>
     start(onExit, () => `tools/call ${name}`, "tools/call", timeoutMillis, callTool(name, args))
 
-  /** `tools/call` without the interruption hook, for `McpTools` (see {@link UnguardedCallTool}). */
-  const unguarded: UnguardedCallTool = (name, args, timeoutMillis, handle) =>
-    Effect.async<CallToolResult, RequestError>((resume) => {
-      handle.cancel = startCall(name, args, timeoutMillis, resume)
-    })
-
   const listTools = (o?: RequestOptions) =>
     Effect.suspend(() => {
       const timeout = timeoutOf(o)
@@ -487,9 +474,7 @@ const fromSession = (
         Effect.asVoid
       )
   }
-  unguardedCallTool.set(service, unguarded)
-  startCallTool.set(service, startCall)
-  whenClosed.set(service, session.whenClosed)
+  sessionInternals.set(service, { startCall, whenClosed: session.whenClosed })
   return { service, deadlines }
 }
 

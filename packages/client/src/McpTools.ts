@@ -33,14 +33,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { LazySubscriptionRef } from "./internal/lazyRef.js"
-import {
-  type CallHandle,
-  noCancel,
-  type StartCallTool,
-  startCallTool,
-  type UnguardedCallTool,
-  unguardedCallTool
-} from "./internal/request.js"
+import { noCancel, sessionInternals, type StartCallTool } from "./internal/request.js"
 import { type HealthOptions, make as makeSupervisor, type Session } from "./internal/supervisor.js"
 import { toolsChanged } from "./internal/toolsChanged.js"
 import type * as McpClient from "./McpClient.js"
@@ -218,6 +211,16 @@ const DEFAULT_CALL_TIMEOUT = Duration.seconds(60)
 
 /** Effect's built-in tracer: its spans are plain records, and it propagates nothing into other code. */
 const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/**
+ * The session's callback `tools/call` when a call may take the fast path: a live session and
+ * Effect's built-in tracer (another tracer, e.g. OpenTelemetry's, gets a span around every call).
+ * Whether the tool is known is the caller's check.
+ */
+const fastStart = (services: Context.Context<DefaultServices.DefaultServices>, session: Session | undefined) =>
+  session !== undefined && Context.get(services, Tracer.Tracer) === nativeTracer
+    ? sessionInternals.get(session.client)?.startCall
+    : undefined
 
 /** A call's first attempt, made before `callRaw` by the batch of `callAll`. */
 interface FirstAttempt {
@@ -494,11 +497,18 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           const services = fiber.getFiberRef(DefaultServices.currentServices)
           const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
           const session = first?.session ?? supervisor.current()
-          const fast: UnguardedCallTool | undefined = first !== undefined
-            ? () => first.exit
-            : session !== undefined && byName.has(name) && Context.get(services, Tracer.Tracer) === nativeTracer
-            ? unguardedCallTool.get(session.client)
-            : undefined
+          let cancel = noCancel
+          // the first attempt on the fast path: a batch's, already made (and admitted by the
+          // breaker); or the session's callback `tools/call`, whose cancel `finish` calls
+          const start = byName.has(name) ? fastStart(services, session) : undefined
+          const fast: Effect.Effect<CallToolResult, McpClient.RequestError | McpCircuitOpenError> | undefined =
+            first !== undefined
+              ? first.exit
+              : start === undefined
+              ? undefined
+              : guard(Effect.async((resume) => {
+                cancel = start(name, args, timeoutMillis, resume)
+              }))
           const spanClock = Context.get(services, Clock.Clock)
           const spanStart = !timing
             ? BigInt(0)
@@ -519,11 +529,9 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
               }
             )
           }
-          const handle: CallHandle = { cancel: noCancel }
           const attempted: Effect.Effect<CallToolResult, CallError> = fast !== undefined
-            // a first attempt made by `callAll`'s batch was already admitted by the breaker
             ? Effect.catchAll(
-              first !== undefined ? first.exit : guard(fast(name, args, timeoutMillis, handle)),
+              fast,
               (failed) => {
                 // fail again inside the span, so that the error carries it
                 const error = Cause.originalError(failed)
@@ -542,7 +550,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
               )
             )
           const finish = (exit: Exit.Exit<CallToolResult, CallError>) => {
-            handle.cancel()
+            cancel()
             toolMetrics.record(outcomeOf(exit), Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
             // as `Effect.useSpan` ends its span
             if (span !== undefined && span.status._tag !== "Ended") {
@@ -584,9 +592,8 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     ): Effect.Effect<CallToolResult, CallError> =>
       Effect.withFiberRuntime((fiber) => {
         const session = supervisor.current()
-        const start = breaker === undefined && session !== undefined && byName.has(name) &&
-            Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) === nativeTracer
-          ? startCallTool.get(session.client)
+        const start = breaker === undefined && byName.has(name)
+          ? fastStart(fiber.getFiberRef(DefaultServices.currentServices), session)
           : undefined
         if (start === undefined) return callRaw(name, args, options)
         return Effect.async<CallToolResult, CallError>((resume) => {
@@ -718,10 +725,8 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         const session = supervisor.current()
         // the batch takes the same fast path as `call`: a live session, known tools, the built-in
         // tracer (a breaker admits each call as it starts, see `batch`)
-        const start = session !== undefined &&
-            Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) === nativeTracer &&
-            calls.every((call) => byName.has(call.name))
-          ? startCallTool.get(session.client)
+        const start = calls.every((call) => byName.has(call.name))
+          ? fastStart(fiber.getFiberRef(DefaultServices.currentServices), session)
           : undefined
         return start === undefined
           ? Effect.forEach(calls, (call) => Effect.either(callOne(call.name, call.arguments, call.options)), {

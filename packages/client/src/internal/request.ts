@@ -1,11 +1,10 @@
 /**
- * The per-request pieces of the hot path: a cheap abort signal, and the unguarded tool call
- * that `McpTools` uses to merge span, metrics and cancellation into one uninterruptible region.
+ * The per-request pieces of the hot path: a cheap abort signal, and the callback tool call
+ * that `McpTools` builds its calls on.
  *
  * @internal
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
-import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type { McpClient, RequestError } from "../McpClient.js"
 import type { McpConnectError } from "../McpError.js"
@@ -66,33 +65,11 @@ export class RequestSignal {
 }
 
 /**
- * Where an unguarded request puts its cancel function when it starts; cancelling after the
- * request has settled does nothing.
- *
- * @internal
- */
-export interface CallHandle {
-  cancel: () => void
-}
-
-/**
- * `tools/call` with its deadline but without an interruption hook: whoever runs it must call
- * `handle.cancel()` if it stops waiting (e.g. in the `onFailure` of an uninterruptible region).
- *
- * @internal
- */
-export type UnguardedCallTool = (
-  name: string,
-  args: Record<string, unknown> | undefined,
-  timeoutMillis: number,
-  handle: CallHandle
-) => Effect.Effect<CallToolResult, RequestError>
-
-/**
  * Starts `tools/call` with its deadline and calls `onExit` once with its outcome (unless
  * cancelled first); returns the cancel function, which sends `notifications/cancelled` while
- * the request is in flight and does nothing after. No Effect and no fiber: `McpTools.callAll`
- * runs a whole batch of calls in one fiber with it.
+ * the request is in flight and does nothing after. No Effect, no fiber and no interruption
+ * hook: whoever starts it must cancel it if it stops waiting. `McpTools` builds its calls on it,
+ * and `callAll` runs a whole batch of calls from one fiber with it.
  *
  * @internal
  */
@@ -104,26 +81,19 @@ export type StartCallTool = (
 ) => () => void
 
 /**
- * The callback `tools/call` of each session made by `McpClient.make`.
+ * What `McpTools` and the supervisor use of a session made by `McpClient.make`, beyond its
+ * public interface.
  *
  * @internal
  */
-export const startCallTool: WeakMap<McpClient, StartCallTool> = new WeakMap()
+export interface SessionInternals {
+  readonly startCall: StartCallTool
+  /** Runs `listener` with the reason when the transport closes (at once if it has); no fiber waits for it. */
+  readonly whenClosed: (listener: (reason: McpConnectError) => void) => void
+}
 
-/**
- * The unguarded `tools/call` of each session made by `McpClient.make`.
- *
- * @internal
- */
-export const unguardedCallTool: WeakMap<McpClient, UnguardedCallTool> = new WeakMap()
-
-/**
- * Registers a callback for the end of a session made by `McpClient.make`: it runs with the
- * reason when the transport closes (at once if it has), with no fiber waiting for it.
- *
- * @internal
- */
-export const whenClosed: WeakMap<McpClient, (listener: (reason: McpConnectError) => void) => void> = new WeakMap()
+/** @internal */
+export const sessionInternals: WeakMap<McpClient, SessionInternals> = new WeakMap()
 
 /** @internal */
 export const noCancel = (): void => {}

@@ -23,7 +23,7 @@ import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
 import { closedError } from "./errors.js"
 import { LazySubscriptionRef } from "./lazyRef.js"
-import { whenClosed } from "./request.js"
+import { sessionInternals } from "./request.js"
 
 /** @internal */
 export interface HealthOptions {
@@ -137,7 +137,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
           reconnecting = runFork(reconnect(session))
         }
       }
-      whenClosed.get(client)?.(session.kill)
+      sessionInternals.get(client)?.whenClosed(session.kill)
       if (options.health !== undefined) yield* Effect.forkIn(healthCheck(session, options.health), scope)
       if (options.onSession !== undefined) yield* options.onSession(session)
       return session
