@@ -386,17 +386,21 @@ const fromSession = (
     const entry = deadlines.add(timeoutMillis, () => {
       if (done) return
       done = true
-      signal.abort("timeout")
-      resume(
-        Exit.fail(
-          new McpTimeoutError({
-            server,
-            operation: operation(),
-            after: Duration.millis(timeoutMillis),
-            maybeExecuted: true
-          })
+      try {
+        signal.abort("timeout")
+      } finally {
+        // the call ends at its deadline even if an abort listener throws
+        resume(
+          Exit.fail(
+            new McpTimeoutError({
+              server,
+              operation: operation(),
+              after: Duration.millis(timeoutMillis),
+              maybeExecuted: true
+            })
+          )
         )
-      )
+      }
     })
     run(signal as unknown as AbortSignal).then(
       (value) => {

@@ -1,7 +1,7 @@
 /**
- * The per-session deadline queue under `TestClock`: entries expire at their deadline and not
- * before, a shorter timeout starts an earlier timer, and no timer fiber outlives the last
- * pending deadline or the session.
+ * The deadline queue under `TestClock`: entries expire at their deadline and not before, a
+ * shorter timeout starts an earlier timer, sessions on one clock share one timer fiber, and no
+ * timer fiber outlives the last pending deadline or the last session.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Fiber, Runtime, TestClock } from "effect"
@@ -103,5 +103,39 @@ describe("Deadlines", () => {
       assert.deepStrictEqual(expired, [])
       assert.strictEqual(timers.length, 1)
       assert.strictEqual(yield* Clock.currentTimeMillis, 2_000)
+    }))
+
+  it.effect("sessions on one clock share the timer; a closed session's entries never expire, the others' do", () =>
+    Effect.gen(function*() {
+      const one = yield* make
+      const two = yield* make
+      one.add(1_000, "one")
+      yield* Effect.yieldNow()
+      two.add(1_000, "two")
+      two.add(2_000, "two-later")
+      assert.strictEqual(one.timers.length + two.timers.length, 1)
+      yield* one.deadlines.shutdown
+      assert.strictEqual(one.running() + two.running(), 1) // two still has pending entries
+      yield* advance(1_000)
+      assert.deepStrictEqual([one.expired, two.expired], [[], ["two"]])
+      yield* two.deadlines.shutdown
+      assert.strictEqual(one.running() + two.running(), 0) // the last one out stops the timer
+      yield* advance(1_000)
+      assert.deepStrictEqual(two.expired, ["two"])
+    }))
+
+  it.effect("a callback that throws does not keep the other entries from expiring", () =>
+    Effect.gen(function*() {
+      const { add, deadlines, expired, running } = yield* make
+      deadlines.add(1_000, () => {
+        throw new Error("boom")
+      })
+      add(1_000, "after")
+      add(1_500, "later")
+      yield* advance(1_000)
+      assert.deepStrictEqual(expired, ["after"])
+      yield* advance(500)
+      assert.deepStrictEqual(expired, ["after", "later"])
+      assert.strictEqual(running(), 0)
     }))
 })

@@ -1,17 +1,20 @@
 /**
- * One deadline mechanism per session instead of a timer and a fiber per call.
+ * Request deadlines without a timer or a fiber per call, and without a fiber per session.
  *
- * Pending calls are kept in one insertion-ordered set per timeout length, so within a set the
- * first entry always has the earliest deadline. One timer fiber sleeps on Effect's Clock until
- * the earliest deadline over all sets, expires what is due, and sleeps again; when nothing is
- * pending any more it ends, and the next call starts a new one. Adding a call costs a clock
- * read and a `Set.add`; a timer is started only when a call's deadline is earlier than the one
- * the timer sleeps towards (the first call after an idle period, or a shorter timeout), and the
- * old timer is then interrupted.
+ * Every session on the same `Clock` (in a program: all of them; in a test: those under the
+ * test's `TestClock`) shares one {@link DeadlineTimer}. Pending calls are kept in one
+ * insertion-ordered set per timeout length, so within a set the first entry always has the
+ * earliest deadline. One timer fiber sleeps on the Clock until the earliest deadline over all
+ * sets, expires what is due, and sleeps again; when nothing is pending any more it ends, and
+ * the next call starts a new one. Adding a call costs a clock read and a `Set.add`; a timer is
+ * started only when a call's deadline is earlier than the one the timer sleeps towards (the
+ * first call after an idle period, or a shorter timeout), and the old timer is then interrupted.
  *
- * An idle session thus keeps no fiber once the deadline of its last request has passed, and a
- * busy one keeps one (a fiber parked on a sleep; racing the sleep against a wake-up signal took
- * three fibers, about 14 KiB per session).
+ * A session's {@link Deadlines} is its handle on the shared timer: it counts its own pending
+ * entries and, on {@link Deadlines.shutdown}, drops them, so that nothing of a closed session
+ * expires later or stays referenced; the last session to leave with nothing pending anywhere
+ * stops the timer. A session thus costs no fiber of its own (a fiber parked on a sleep is about
+ * 4 KiB, which for 1,000 idle sessions was 4 MiB).
  *
  * @internal
  */
@@ -26,61 +29,67 @@ export interface Pending {
   readonly deadline: number
   readonly expire: () => void
   readonly bucket: Set<Pending>
+  readonly owner: Deadlines
 }
 
-/** @internal */
-export class Deadlines {
+/** Starts a timer fiber as a root fiber of a session's runtime. */
+type Fork = (timer: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
+
+/** The timer shared by every session on one Clock. @internal */
+class DeadlineTimer {
   private readonly buckets = new Map<number, Set<Pending>>()
-  private size = 0
+  size = 0
   /** The deadline the running timer sleeps towards; infinity when no timer runs. */
   private target = Number.POSITIVE_INFINITY
-  private timer: Fiber.RuntimeFiber<void> | undefined = undefined
-  /** Bumped for each new timer: a timer that is no longer the current one does nothing. */
+  private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  /** Bumped for each new timer and on stop: a timer that is no longer the current one does nothing. */
   private generation = 0
-  private closed = false
 
-  /**
-   * @param fork starts the timer fiber (a root fiber of the session's runtime, so that the
-   *   program's supervisor sees it); {@link shutdown} interrupts it
-   */
-  constructor(
-    private readonly clock: Clock.Clock,
-    private readonly fork: (timer: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
-  ) {}
+  constructor(private readonly clock: Clock.Clock) {}
 
-  /** Registers `expire` to run `timeoutMillis` from now unless removed first. */
-  add(timeoutMillis: number, expire: () => void): Pending {
+  add(owner: Deadlines, timeoutMillis: number, expire: () => void, fork: Fork): Pending {
     let bucket = this.buckets.get(timeoutMillis)
     if (bucket === undefined) {
       bucket = new Set()
       this.buckets.set(timeoutMillis, bucket)
     }
-    const entry: Pending = { deadline: this.clock.unsafeCurrentTimeMillis() + timeoutMillis, expire, bucket }
+    const entry: Pending = { deadline: this.clock.unsafeCurrentTimeMillis() + timeoutMillis, expire, bucket, owner }
     bucket.add(entry)
     this.size++
-    if (entry.deadline < this.target) this.startTimer(entry.deadline)
+    if (entry.deadline < this.target) this.start(entry.deadline, fork)
     return entry
   }
 
-  remove(entry: Pending): void {
-    if (entry.bucket.delete(entry)) this.size--
+  /** Whether `entry` was still pending (and is not any more). */
+  remove(entry: Pending): boolean {
+    if (!entry.bucket.delete(entry)) return false
+    this.size--
+    return true
   }
 
-  /** Stops the timer for good (the session is closing); entries still pending never expire. */
-  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
-    this.closed = true
-    this.target = Number.NEGATIVE_INFINITY
-    const timer = this.timer
-    this.timer = undefined
-    return timer === undefined ? Effect.void : Fiber.interrupt(timer)
-  })
+  /** Drops every entry of `owner`; stops the timer when nothing is pending any more. */
+  leave(owner: Deadlines): Effect.Effect<void> {
+    if (owner.pending > 0) {
+      for (const bucket of this.buckets.values()) {
+        for (const entry of bucket) {
+          if (entry.owner === owner && bucket.delete(entry)) this.size--
+        }
+      }
+      owner.pending = 0
+    }
+    if (this.size > 0 || this.fiber === undefined) return Effect.void
+    const fiber = this.fiber
+    this.fiber = undefined
+    this.target = Number.POSITIVE_INFINITY
+    this.generation++
+    return Fiber.interrupt(fiber)
+  }
 
-  private startTimer(target: number): void {
-    if (this.closed) return
-    const previous = this.timer
+  private start(target: number, fork: Fork): void {
+    const previous = this.fiber
     const generation = ++this.generation
     this.target = target
-    this.timer = this.fork(this.sleepUntil(target, generation))
+    this.fiber = fork(this.sleepUntil(target, generation))
     previous?.unsafeInterruptAsFork(FiberId.none)
   }
 
@@ -88,16 +97,15 @@ export class Deadlines {
     return Effect.suspend(() => {
       const wait = target - this.clock.unsafeCurrentTimeMillis()
       return Effect.flatMap(wait > 0 ? this.clock.sleep(Duration.millis(wait)) : Effect.void, () => {
-        // replaced by an earlier timer (its interruption may not have arrived yet)
+        // replaced by an earlier timer or stopped (its interruption may not have arrived yet)
         if (generation !== this.generation) return Effect.void
         this.expireDue(this.clock.unsafeCurrentTimeMillis())
         const next = this.earliest()
+        this.target = next
         if (next === Number.POSITIVE_INFINITY) {
-          this.target = next
-          this.timer = undefined
+          this.fiber = undefined
           return Effect.void
         }
-        this.target = next
         return this.sleepUntil(next, generation)
       })
     })
@@ -121,8 +129,69 @@ export class Deadlines {
         if (entry.deadline > now) break
         bucket.delete(entry)
         this.size--
-        entry.expire()
+        entry.owner.pending--
+        // one session's failing callback must not take the others' deadlines with it
+        try {
+          entry.expire()
+        } catch {
+          // the callback's own work (resuming its call) is done before anything that can throw
+        }
       }
     }
   }
+}
+
+const timers = new WeakMap<Clock.Clock, DeadlineTimer>()
+
+const timerFor = (clock: Clock.Clock): DeadlineTimer => {
+  let timer = timers.get(clock)
+  if (timer === undefined) {
+    timer = new DeadlineTimer(clock)
+    timers.set(clock, timer)
+  }
+  return timer
+}
+
+/** The entry a closed session hands out: never pending, never expires. */
+const NEVER: Pending = {
+  deadline: Number.POSITIVE_INFINITY,
+  expire: () => {},
+  bucket: new Set(),
+  owner: undefined as unknown as Deadlines
+}
+
+/** One session's deadlines, on the timer shared by its Clock. @internal */
+export class Deadlines {
+  private readonly timer: DeadlineTimer
+  /** This session's entries still pending on the shared timer. */
+  pending = 0
+  private closed = false
+
+  /**
+   * @param fork starts a timer fiber (a root fiber of the session's runtime, so that the
+   *   program's supervisor sees it) when this session's call needs one
+   */
+  constructor(clock: Clock.Clock, private readonly fork: Fork) {
+    this.timer = timerFor(clock)
+  }
+
+  /** Registers `expire` to run `timeoutMillis` from now unless removed first. */
+  add(timeoutMillis: number, expire: () => void): Pending {
+    if (this.closed) return NEVER
+    this.pending++
+    return this.timer.add(this, timeoutMillis, expire, this.fork)
+  }
+
+  remove(entry: Pending): void {
+    if (this.timer.remove(entry)) this.pending--
+  }
+
+  /**
+   * The session is closing: its entries still pending never expire, and none are added any
+   * more; the shared timer stops when no other session has anything pending.
+   */
+  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
+    this.closed = true
+    return this.timer.leave(this)
+  })
 }
