@@ -13,6 +13,12 @@ import type {
   ServerCapabilities,
   Tool
 } from "@modelcontextprotocol/sdk/types.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
+import type {
+  JsonSchemaType,
+  JsonSchemaValidator,
+  jsonSchemaValidator
+} from "@modelcontextprotocol/sdk/validation/types.js"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -181,6 +187,22 @@ const flushNotificationsOnRelease = (opened: OpenedTransport) =>
 
 const noop = (): void => {}
 
+/**
+ * The SDK client's output-schema checks, with the validator made on first use. The SDK's
+ * `Client` makes its own Ajv instance up front (about 18 KiB of heap per session, the largest
+ * single item of a session), yet uses it only for tools that declare an `outputSchema`. Here a
+ * session makes the SDK's own `AjvJsonSchemaValidator` the first time a listed tool has one, so
+ * the checks are the SDK's and a session whose tools declare none never pays for it. It stays
+ * one instance per session, like the SDK's: a shared one would keep every compiled schema of
+ * every session, as Ajv caches them by schema object.
+ */
+class LazyValidator implements jsonSchemaValidator {
+  private ajv: AjvJsonSchemaValidator | undefined
+  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+    return (this.ajv ??= new AjvJsonSchemaValidator()).getValidator(schema)
+  }
+}
+
 /** Opens a transport to `config` and completes the handshake, in the current scope. */
 const handshake = (config: McpServerConfig.McpServerConfig, server: string, options: Options) =>
   Effect.gen(function*() {
@@ -188,7 +210,8 @@ const handshake = (config: McpServerConfig.McpServerConfig, server: string, opti
     const opened = yield* transports.open(config, server)
     yield* flushNotificationsOnRelease(opened)
     const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
-      capabilities: options.capabilities ?? {}
+      capabilities: options.capabilities ?? {},
+      jsonSchemaValidator: new LazyValidator()
     })
     const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)
     const open = { value: true }

@@ -4,6 +4,8 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
+import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Layer, Schema } from "effect"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
@@ -116,3 +118,48 @@ for (const [name, live] of transports) {
     })
   })
 }
+
+/**
+ * The SDK's client checks `structuredContent` against a tool's `outputSchema`. Our session builds
+ * that validator only when a listed tool declares an output schema (most sessions never need
+ * one); the checks must be the SDK's all the same. The server here is a low-level `Server`, which
+ * (unlike `McpServer`) does not check its own results, so a wrong one reaches the client.
+ */
+describe("output schemas", () => {
+  const lying = () => {
+    const server = new Server({ name: "lying", version: "1.0.0" }, { capabilities: { tools: {} } })
+    server.setRequestHandler(ListToolsRequestSchema, () => ({
+      tools: [{
+        name: "sum",
+        inputSchema: { type: "object" },
+        outputSchema: { type: "object", properties: { sum: { type: "number" } }, required: ["sum"] }
+      }]
+    }))
+    server.setRequestHandler(CallToolRequestSchema, (request) => {
+      const shape = request.params.arguments?.["shape"]
+      return shape === "right"
+        ? { content: [], structuredContent: { sum: 3 } }
+        : shape === "wrong"
+        ? { content: [], structuredContent: { sum: "three" } }
+        : { content: [{ type: "text", text: "3" }] }
+    })
+    return server
+  }
+  const live = McpTools.layer({
+    server: McpServerConfig.inMemory({ name: "lying", connect: (transport) => lying().connect(transport) }),
+    policy
+  })
+  layer(live, { excludeTestServices: true, timeout: 20_000 })((it) => {
+    it.effect("a result that matches passes; one that does not, or has none, is an McpProtocolError naming why", () =>
+      Effect.gen(function*() {
+        const tools = yield* McpTools
+        assert.deepStrictEqual((yield* tools.call("sum", { shape: "right" })).structuredContent, { sum: 3 })
+        const wrong = yield* Effect.flip(tools.call("sum", { shape: "wrong" }))
+        assert.strictEqual(wrong._tag, "McpProtocolError")
+        assert.include(wrong.message, "does not match the tool's output schema")
+        const missing = yield* Effect.flip(tools.call("sum", { shape: "none" }))
+        assert.strictEqual(missing._tag, "McpProtocolError")
+        assert.include(missing.message, "did not return structured content")
+      }))
+  })
+})
