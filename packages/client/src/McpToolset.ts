@@ -230,11 +230,14 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       servers,
       list,
       call,
-      statusChanges: Stream.mergeAll(
-        [...entries.keys()].map((name) =>
-          Stream.map(servers.get(name)!.statusChanges, (status) => ({ server: name, status }))
-        ),
-        { concurrency: "unbounded" }
+      // made when run: each server's change stream is made when asked for (about 1.7 KiB each)
+      statusChanges: Stream.suspend(() =>
+        Stream.mergeAll(
+          [...entries.keys()].map((name) =>
+            Stream.map(servers.get(name)!.statusChanges, (status) => ({ server: name, status }))
+          ),
+          { concurrency: "unbounded" }
+        )
       )
     } satisfies Service
   })
