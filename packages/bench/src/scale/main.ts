@@ -96,6 +96,7 @@ const sessionsReport = (results: ReadonlyArray<Sessions.SideResult>) => {
   const by = (side: Sessions.Side) => results.find((r) => r.side === side)!
   const raw = by("raw")
   const rawList = by("raw + list")
+  const rawLazy = by("raw + list, lazy Ajv")
   const md = table(
     [
       "side",
@@ -129,7 +130,10 @@ const sessionsReport = (results: ReadonlyArray<Sessions.SideResult>) => {
         `list (${kib(rawList.heapPerSession)}; goal <= ${ratio(HEAP_RATIO_GOAL)}), ${
           ratio(vsRaw)
         } the bare raw SDK's ` +
-        `(${kib(raw.heapPerSession)}), ${kib(r.heapPerSession - rawList.heapPerSession)} more per session`
+        `(${kib(raw.heapPerSession)}), ${kib(r.heapPerSession - rawList.heapPerSession)} more per session; ` +
+        `against the raw SDK whose Ajv is made on first use, as ours is (${kib(rawLazy.heapPerSession)}), ${
+          ratio(r.heapPerSession / rawLazy.heapPerSession)
+        }: mcp-resilience's own structures are ${kib(r.heapPerSession - rawLazy.heapPerSession)} per session`
     }
   })
   return { md, goals }
@@ -267,7 +271,10 @@ the herd study runs at the same time); heap, handle and process counts are not a
 ${n(s.sessions.sessions)} sessions open at once, in memory, each to its own SDK \`McpServer\` with the
 \`echo\` tool, in this process. Sides: **raw**, the SDK's \`Client\` over \`InMemoryTransport\`;
 **raw + list**, the same plus one \`listTools()\` (what \`McpTools\` does on every new session, so the
-like-for-like baseline); **McpTools**, \`McpTools.make\` per session with \`RetryPolicy.default\`
+like-for-like baseline); **raw + list, lazy Ajv**, the same with the SDK's \`AjvJsonSchemaValidator\`
+made the first time a listed tool declares an output schema, which is what mcp-resilience's
+sessions do (the \`echo\` tool declares none), so it shows what mcp-resilience's own structures
+cost; **McpTools**, \`McpTools.make\` per session with \`RetryPolicy.default\`
 (supervision, status, the tool list), all in one scope; **McpToolset**, one \`McpToolset.make\`
 over the ${n(s.sessions.sessions)} servers, each with its own prefix. Heap per session is the settled
 \`heapUsed\` (after full collections) with all sessions open, minus the heap before, divided by the
@@ -281,21 +288,25 @@ ${options.sessions?.md ?? "(not run)"}
 ${goals(options.sessions?.goals)}
 
 Where the difference goes (heap snapshots, and the inspector's sampling heap profiler over the
-sessions still alive): it is spread over Effect's runtime structures, not one big object. A live
-session no longer parks a fiber per background task: the supervisor reacts to a session's death
-by callback (a fiber runs only while it reconnects), the transport's close is a callback, and
-the request-deadline timer runs only while a deadline is pending, as one fiber sleeping towards
-the earliest (it used to race a sleep against a wake-up signal: three fibers). The status and
-the tool list are plain fields until something subscribes to their changes, and their change
-streams are made when asked for. That took an \`McpTools\` session from 106 to about 75 KiB.
-What is left: the deadline timer of the tool list's request, which lives until that deadline
-(60 s) has passed (about 4 KiB); scopes, deferreds, the reconnect schedule's driver, metric series
-and some 200 closures with their contexts. The server side (an SDK \`McpServer\` with its zod schemas) and the client's Ajv
-instance are most of the raw SDK's number and the same on every side, so the 1.2x goal leaves
-mcp-resilience about 9 KiB per session for everything it adds. The study measures the compiled
-\`dist\`: run from the TypeScript sources through \`tsx\`, esbuild's \`keepNames\` gives every named
-arrow function a \`name\` property, about 8.5 KiB more per session. Part of the measured number is
-the bench's, not the library's: a new server name per session adds its
+sessions still alive). The largest single item of a raw session is the SDK client's Ajv instance
+(about 18 KiB), which its \`Client\` makes up front and uses only for tools that declare an
+\`outputSchema\`; the server side (an SDK \`McpServer\` with its zod schemas and its own Ajv) is
+most of the rest, the same on every side. mcp-resilience passes the SDK a validator that makes
+the SDK's own \`AjvJsonSchemaValidator\` on first use: the checks are the SDK's, and a session whose
+tools declare no output schema never pays for them (one with output schemas pays what the raw
+SDK pays). That saving, not a smaller footprint of our own, is most of why the goal holds: against
+**raw + list, lazy Ajv** the ratio shows what mcp-resilience itself adds. What it adds is spread
+over Effect's runtime structures, not one big object. A live session parks no fiber: the
+supervisor reacts to a session's death by callback (a fiber runs only while it reconnects), the
+transport's close is a callback, and the request deadlines of every session on one \`Clock\` share
+one timer fiber, which runs only while a deadline is pending (each session used to have its own,
+about 4 KiB, alive until its last deadline had passed). The status and the tool list are plain
+fields until something subscribes to their changes, and their change streams (an
+\`McpToolset\`'s too) are made when asked for. What is left: scopes, deferreds, the reconnect
+schedule's driver, metric series and some 200 closures with their contexts. The study measures
+the compiled \`dist\`: run from the TypeScript sources through \`tsx\`, esbuild's \`keepNames\`
+gives every named arrow function a \`name\` property, about 8.5 KiB more per session. Part of the
+measured number is the bench's, not the library's: a new server name per session adds its
 metric series (connect attempts and duration, per-tool calls and duration), about 6.5 KiB that
 stay after close, by design, which is most of "retained per session after close".
 \`McpToolset\` used to add about 50 KiB per server on top, by subscribing to every server's

@@ -9,12 +9,17 @@
  *
  * - raw: `new Client()` + `InMemoryTransport.createLinkedPair()` + `server.connect` + `client.connect`;
  * - raw + list: the same, then `client.listTools()` (what `McpTools` does on every new session);
+ * - raw + list, lazy Ajv: the same with the SDK's `AjvJsonSchemaValidator` made on first use, as
+ *   mcp-resilience's sessions make it (the SDK's `Client` makes one up front otherwise): the
+ *   baseline that shows what mcp-resilience's own structures cost;
  * - McpTools: `McpTools.make({ server: McpServerConfig.inMemory(...) })` per session, all in one scope;
  * - McpToolset: one `McpToolset.make` over the `n` servers (each with a prefix), handshake concurrency `n`.
  */
 import { McpTools, McpToolset } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
+import type { JsonSchemaType, JsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -23,7 +28,7 @@ import { median, range } from "../stats.js"
 import { settledHeap } from "./measure.js"
 import { run, timed } from "./run.js"
 
-export const SIDES = ["raw", "raw + list", "McpTools", "McpToolset"] as const
+export const SIDES = ["raw", "raw + list", "raw + list, lazy Ajv", "McpTools", "McpToolset"] as const
 export type Side = typeof SIDES[number]
 
 /** One side's numbers (medians over rounds). */
@@ -64,10 +69,18 @@ type Open = (n: number, names: (i: number) => string) => Promise<{
   readonly close: () => Promise<void>
 }>
 
-const raw = (list: boolean): Open => async (n) => {
+/** The SDK's validator, made the first time a tool's output schema needs it. */
+class LazyAjv {
+  private ajv: AjvJsonSchemaValidator | undefined
+  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+    return (this.ajv ??= new AjvJsonSchemaValidator()).getValidator(schema)
+  }
+}
+
+const raw = (list: boolean, lazyAjv = false): Open => async (n) => {
   const sessions = await Promise.all(
     range(n).map(async () => {
-      const client = new Client(CLIENT_INFO)
+      const client = new Client(CLIENT_INFO, lazyAjv ? { jsonSchemaValidator: new LazyAjv() } : undefined)
       const server = await connectInMemory(client)
       if (list) await client.listTools()
       return { client, server }
@@ -114,7 +127,13 @@ const toolset: Open = (n, names) =>
     (set, i) => set.call(`s${i}__echo`, ECHO)
   )
 
-const OPEN: Record<Side, Open> = { raw: raw(false), "raw + list": raw(true), McpTools: tools, McpToolset: toolset }
+const OPEN: Record<Side, Open> = {
+  raw: raw(false),
+  "raw + list": raw(true),
+  "raw + list, lazy Ajv": raw(true, true),
+  McpTools: tools,
+  McpToolset: toolset
+}
 
 let generation = 0
 
@@ -147,7 +166,7 @@ export const measure = async (
   progress: (line: string) => void
 ): Promise<ReadonlyArray<SideResult>> => {
   for (const side of SIDES) await once(side, settings.warmup)
-  const samples: Record<Side, Array<Sample>> = { raw: [], "raw + list": [], McpTools: [], McpToolset: [] }
+  const samples = Object.fromEntries(SIDES.map((side) => [side, [] as Array<Sample>])) as Record<Side, Array<Sample>>
   for (let r = 0; r < settings.rounds; r++) {
     for (let k = 0; k < SIDES.length; k++) {
       const side = SIDES[(k + r) % SIDES.length]!
