@@ -396,18 +396,29 @@ processes) falls on all of them alike. Every call is \`echo\` with \`{ text: "he
   do the MCP handshake, and stop the child by closing its stdin and waiting for it to exit. The
   program runs with the minimum log level at Warning, so the Info line per connect is not printed.
 
-Spans use Effect's built-in tracer (no exporter): one span is made and ended per call, as in a
-program without OpenTelemetry. An exporter's cost comes on top.
+Spans use Effect's built-in tracer (no exporter), as in a program without OpenTelemetry. With it,
+a call that succeeds takes the fast path, which makes no span: nothing could see one (a call
+that fails gets its span, started when the call started). With another tracer installed (an
+exporter's), every call gets its span, and its cost comes on top.
 
 ## Where the overhead goes
 
 In memory a whole round trip is a few tens of microseconds of JavaScript, so fixed costs show:
-resuming a fiber after the SDK's promise settles and each Effect operation around the call
-(the raw SDK in Effect pays these too), making the span (Effect's native span draws its trace
-and span ids from \`Math.random\`, one character at a time), the one uninterruptible region that
-ends the span, records the metrics and cancels the request if the fiber is interrupted, and the
-garbage all of that leaves. Over stdio the same work costs more than in a tight in-memory loop:
-the process waits for the child between calls, so the code runs with cold caches, and on a busy
+resuming a fiber after the SDK's promise settles and each Effect operation around the call (the
+raw SDK in Effect pays these too); the call's interruptible wait (an \`Effect.async\` with a
+canceler, which Effect wraps in an uninterruptible region to run it); the request's deadline
+entry and the abort signal handed to the SDK, so that a timeout or an interruption sends
+\`notifications/cancelled\`; the metrics; and, most of all, the garbage. Measured with
+\`node --trace-gc-nvp\` over 100,000 sequential in-memory calls: with the raw SDK called from Effect, every
+young-generation collection finds about 1.2 MB of per-call objects still reachable (zod's parse
+results, the SDK's request and response objects), promotes them to the old generation, and
+pauses about 6 ms for it; with mcp-resilience it is about 1.9 MB and 9 ms. Of the difference, the cancelable
+wait adds about 0.26 MB per collection, handing the SDK an abort signal (which it then listens
+on) about 0.3 MB, and our deadline entry, metrics and the rest about 0.15 MB. With a larger young
+generation (\`node --max-semi-space-size=64\`) collections are rarer and
+the in-memory median falls to about 20 µs against 16 to 18 µs for the raw SDK in Effect; the bench runs
+with Node's defaults. Over stdio the same work costs more than in a tight in-memory loop: the
+process waits for the child between calls, so the code runs with cold caches, and on a busy
 machine every microsecond of CPU may also wait for a core. At ${concurrency} calls in flight,
 \`Effect.forEach\` starts a fiber per call, which costs about as much as the call itself: compare
 the raw SDK in Effect with the raw SDK. \`callAll\` starts the whole batch from one fiber (with
