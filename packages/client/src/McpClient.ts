@@ -27,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import { constVoid } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -172,7 +173,7 @@ const flushNotificationsOnRelease = (opened: OpenedTransport) =>
     transport.send = (message, options) => {
       const sent = send(message, options)
       if (!("id" in message)) {
-        const settled = sent.then(noop, noop)
+        const settled = sent.then(constVoid, constVoid)
         inFlight.add(settled)
         void settled.then(() => inFlight.delete(settled))
       }
@@ -184,8 +185,6 @@ const flushNotificationsOnRelease = (opened: OpenedTransport) =>
         : Effect.ignore(bounded(Effect.promise(() => Promise.all(inFlight)), NOTIFICATION_FLUSH_BOUND))
     ))
   })
-
-const noop = (): void => {}
 
 /**
  * The SDK client's output-schema checks, with the validator made on first use. The SDK's

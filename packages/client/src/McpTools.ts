@@ -339,6 +339,13 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     }
     const clock = yield* Effect.clock
     const metrics = () => McpMetrics.forServer(supervisor.server)
+    /** Records a call of `name`: its outcome, and its time from `started` to `now` on the layer's clock. */
+    const recordCall = (
+      name: string,
+      outcome: McpMetrics.CallOutcome,
+      started: bigint,
+      now: bigint = clock.unsafeCurrentTimeNanos()
+    ) => metrics().tool(name).record(outcome, Number(now - started) / 1e9)
     const defaultTimeout = Duration.toMillis(
       Duration.decode(options.callTimeout ?? options.requestTimeout ?? DEFAULT_CALL_TIMEOUT)
     )
@@ -492,7 +499,6 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
       Effect.uninterruptibleMask((restore) =>
         Effect.withFiberRuntime<CallToolResult, CallError>((fiber) => {
           const started = first?.started ?? clock.unsafeCurrentTimeNanos()
-          const toolMetrics = metrics().tool(name)
           const timeoutMillis = timeoutOf(options)
           const services = fiber.getFiberRef(DefaultServices.currentServices)
           const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
@@ -551,7 +557,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
             )
           const finish = (exit: Exit.Exit<CallToolResult, CallError>) => {
             cancel()
-            toolMetrics.record(outcomeOf(exit), Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
+            recordCall(name, outcomeOf(exit), started)
             // as `Effect.useSpan` ends its span
             if (span !== undefined && span.status._tag !== "Ended") {
               span.end(timing ? spanClock.unsafeCurrentTimeNanos() : BigInt(0), exit)
@@ -602,7 +608,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           const cancel = start(name, args, timeoutOf(options), (exit) => {
             settled = true
             if (exit._tag === "Success" && exit.value.isError !== true) {
-              metrics().tool(name).record("success", Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
+              recordCall(name, "success", started)
               resume(exit)
             } else {
               resume(callRaw(name, args, options, { exit, started, session: session! }))
@@ -611,7 +617,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           return Effect.sync(() => {
             if (settled) return
             cancel()
-            metrics().tool(name).record("error", Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
+            recordCall(name, "error", started)
           })
         })
       })
@@ -674,7 +680,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           for (let i = 0; i < next; i++) {
             if (firsts[i] !== undefined || deferred[i]) continue
             cancels[i]()
-            metrics().tool(calls[i].name).record("error", Number(now - started[i]) / 1e9)
+            recordCall(calls[i].name, "error", started[i], now)
           }
         })
       })
@@ -685,7 +691,7 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         for (let i = 0; i < n; i++) {
           const first = firsts[i]
           if (first !== undefined && first.exit._tag === "Success" && first.exit.value.isError !== true) {
-            metrics().tool(calls[i].name).record("success", Number(now - first.started) / 1e9)
+            recordCall(calls[i].name, "success", first.started, now)
             out[i] = Either.right(first.exit.value)
           } else {
             rest.push(i)

@@ -23,6 +23,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import { constVoid } from "effect/Function"
 
 /** @internal */
 export interface Pending {
@@ -38,7 +39,7 @@ type Fork = (timer: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
 /** The timer shared by every session on one Clock. @internal */
 class DeadlineTimer {
   private readonly buckets = new Map<number, Set<Pending>>()
-  size = 0
+  private size = 0
   /** The deadline the running timer sleeps towards; infinity when no timer runs. */
   private target = Number.POSITIVE_INFINITY
   private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
@@ -47,7 +48,7 @@ class DeadlineTimer {
 
   constructor(private readonly clock: Clock.Clock) {}
 
-  add(owner: Deadlines, timeoutMillis: number, expire: () => void, fork: Fork): Pending {
+  add(owner: Deadlines, timeoutMillis: number, expire: () => void): Pending {
     let bucket = this.buckets.get(timeoutMillis)
     if (bucket === undefined) {
       bucket = new Set()
@@ -56,15 +57,15 @@ class DeadlineTimer {
     const entry: Pending = { deadline: this.clock.unsafeCurrentTimeMillis() + timeoutMillis, expire, bucket, owner }
     bucket.add(entry)
     this.size++
-    if (entry.deadline < this.target) this.start(entry.deadline, fork)
+    owner.pending++
+    if (entry.deadline < this.target) this.start(entry.deadline, owner.fork)
     return entry
   }
 
-  /** Whether `entry` was still pending (and is not any more). */
-  remove(entry: Pending): boolean {
-    if (!entry.bucket.delete(entry)) return false
+  remove(entry: Pending): void {
+    if (!entry.bucket.delete(entry)) return
     this.size--
-    return true
+    entry.owner.pending--
   }
 
   /** Drops every entry of `owner`; stops the timer when nothing is pending any more. */
@@ -155,7 +156,7 @@ const timerFor = (clock: Clock.Clock): DeadlineTimer => {
 /** The entry a closed session hands out: never pending, never expires. */
 const NEVER: Pending = {
   deadline: Number.POSITIVE_INFINITY,
-  expire: () => {},
+  expire: constVoid,
   bucket: new Set(),
   owner: undefined as unknown as Deadlines
 }
@@ -163,7 +164,7 @@ const NEVER: Pending = {
 /** One session's deadlines, on the timer shared by its Clock. @internal */
 export class Deadlines {
   private readonly timer: DeadlineTimer
-  /** This session's entries still pending on the shared timer. */
+  /** This session's entries still pending on the shared timer (kept by the timer). */
   pending = 0
   private closed = false
 
@@ -171,19 +172,18 @@ export class Deadlines {
    * @param fork starts a timer fiber (a root fiber of the session's runtime, so that the
    *   program's supervisor sees it) when this session's call needs one
    */
-  constructor(clock: Clock.Clock, private readonly fork: Fork) {
+  constructor(clock: Clock.Clock, readonly fork: Fork) {
     this.timer = timerFor(clock)
   }
 
   /** Registers `expire` to run `timeoutMillis` from now unless removed first. */
   add(timeoutMillis: number, expire: () => void): Pending {
     if (this.closed) return NEVER
-    this.pending++
-    return this.timer.add(this, timeoutMillis, expire, this.fork)
+    return this.timer.add(this, timeoutMillis, expire)
   }
 
   remove(entry: Pending): void {
-    if (this.timer.remove(entry)) this.pending--
+    this.timer.remove(entry)
   }
 
   /**

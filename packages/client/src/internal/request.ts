@@ -6,6 +6,7 @@
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import type * as Exit from "effect/Exit"
+import { constVoid } from "effect/Function"
 import type { McpClient, RequestError } from "../McpClient.js"
 import type { McpConnectError } from "../McpError.js"
 
@@ -96,4 +97,4 @@ export interface SessionInternals {
 export const sessionInternals: WeakMap<McpClient, SessionInternals> = new WeakMap()
 
 /** @internal */
-export const noCancel = (): void => {}
+export const noCancel: () => void = constVoid
