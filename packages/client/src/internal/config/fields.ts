@@ -1,9 +1,9 @@
 /**
- * The building blocks of the config decoder: the first problem found (a path and a reason), checks of one
- * field's shape, the keys an object may have, and Schema decoding with the problem at the field's path.
- *
- * A problem ends decoding: the decoders throw a `ProblemFailure`, and `catchProblem` (used once, by the
- * document decoder) turns it into a value. No other exception is caught, so a bug stays a defect.
+ * The building blocks of the config decoder. Every decoder has the shape of a `Schema.transformOrFail`
+ * decode: it takes a JSON value and returns its decoded value or a `ParseIssue`, so the decoders compose with
+ * `Either.gen`, with the Schemas of `McpServerConfig` and `RetryPolicy`, and with each other. A problem names
+ * its field through `ParseResult.Pointer`s (`at`), and `toProblem` turns the first issue into a path and a
+ * reason for `McpConfigError`.
  */
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
@@ -11,30 +11,26 @@ import * as Schema from "effect/Schema"
 import type { Path } from "./messages.js"
 import { describe, didYouMean, kind, list, lowerFirst, quote, suggest } from "./messages.js"
 
+/** A decoded value, or the first problem found. */
+export type Decoded<A> = Either.Either<A, ParseResult.ParseIssue>
+
 /** The first problem of a config: where, and why. */
 export interface Problem {
   readonly path: Path
   readonly reason: string
 }
 
-class ProblemFailure implements Problem {
-  constructor(readonly path: Path, readonly reason: string) {}
-}
+/** A problem with this value, worded in full. */
+export const invalid = (actual: unknown, reason: string): Decoded<never> =>
+  Either.left(new ParseResult.Type(Schema.Unknown.ast, actual, reason))
 
-/** Ends decoding with this problem. */
-export const problem = (path: Path, reason: string): never => {
-  throw new ProblemFailure(path, reason)
-}
+/** A result for the value at `key` of `parent`: a problem's path gains `key`. */
+export const at = <A>(key: string | number, parent: unknown, result: Decoded<A>): Decoded<A> =>
+  Either.mapLeft(result, (issue) => new ParseResult.Pointer(key, parent, issue))
 
-/** Runs a decoder: its value, or the problem that ended it. */
-export const catchProblem = <A>(decode: () => A): Either.Either<A, Problem> => {
-  try {
-    return Either.right(decode())
-  } catch (error) {
-    if (error instanceof ProblemFailure) return Either.left(error)
-    throw error
-  }
-}
+/** A problem with the value at `key` of `parent`. */
+export const invalidAt = (parent: Obj, key: string, reason: string): Decoded<never> =>
+  at(key, parent, invalid(get(parent, key), reason))
 
 // -----------------------------------------------------------------------------
 // plain data
@@ -78,61 +74,63 @@ export interface KeyRules {
 }
 
 /** The first key that is not known, with a "did you mean" or the list of known keys. */
-export const checkKeys = (obj: Obj, path: Path, rules: KeyRules): void => {
+export const checkKeys = (obj: Obj, rules: KeyRules): Decoded<void> => {
   for (const key of Object.keys(obj)) {
     if (rules.known.includes(key) || rules.ignored?.includes(key)) continue
     const special = rules.special?.(key)
-    if (special !== undefined) return problem([...path, key], special)
+    if (special !== undefined) return invalidAt(obj, key, special)
     const suggestion = suggest(key, rules.known, rules.synonyms)
-    return problem(
-      [...path, key],
+    return invalidAt(
+      obj,
+      key,
       suggestion === undefined
         ? `unknown key; expected one of ${rules.known.join(", ")}`
         : `unknown key${didYouMean(suggestion)}`
     )
   }
+  return Either.void
 }
 
 /** One of a few words, e.g. a transport `type`; `what` names it in the message (`unknown type "htp"`). */
-export const literal = <L extends string>(
-  u: unknown,
-  path: Path,
-  options: ReadonlyArray<L>,
-  what: string
-): L => {
-  if (typeof u === "string" && (options as ReadonlyArray<string>).includes(u)) return u as L
+export const literal = <L extends string>(u: unknown, options: ReadonlyArray<L>, what: string): Decoded<L> => {
+  if (typeof u === "string" && (options as ReadonlyArray<string>).includes(u)) return Either.right(u as L)
   const expected = list(options.map(quote))
-  if (typeof u !== "string") return problem(path, `expected ${expected}, actual ${describe(u)}`)
+  if (typeof u !== "string") return invalid(u, `expected ${expected}, actual ${describe(u)}`)
   const hint = /stream/i.test(u) && options.includes("http" as L) ? "http" : suggest(u, options)
-  return problem(path, `unknown ${what} ${quote(u)}${didYouMean(hint)}; expected ${expected}`)
+  return invalid(u, `unknown ${what} ${quote(u)}${didYouMean(hint)}; expected ${expected}`)
 }
 
-export const string = (u: unknown, path: Path): string =>
-  typeof u === "string" ? u : problem(path, `expected a string, actual ${describe(u)}`)
+export const string = (u: unknown): Decoded<string> =>
+  typeof u === "string" ? Either.right(u) : invalid(u, `expected a string, actual ${describe(u)}`)
 
-export const optional = <A>(u: unknown, decode: (u: unknown) => A): A | undefined =>
-  u === undefined ? undefined : decode(u)
+/** `undefined` stays `undefined`; anything else is decoded. */
+export const optional = <A>(u: unknown, decode: (u: unknown) => Decoded<A>): Decoded<A | undefined> =>
+  u === undefined ? Either.right(undefined) : decode(u)
+
+/** The value at `key`, decoded, with the key in a problem's path. */
+export const field = <A>(obj: Obj, key: string, decode: (u: unknown) => Decoded<A>): Decoded<A> =>
+  at(key, obj, decode(get(obj, key)))
 
 /** An array of strings; `what` says what they are (`an array of strings`, `... of tool names`). */
-export const stringArray = (u: unknown, path: Path, what: string): ReadonlyArray<string> => {
-  if (!Array.isArray(u)) return problem(path, `expected an array of ${what}, actual ${describe(u)}`)
+export const stringArray = (u: unknown, what: string): Decoded<ReadonlyArray<string>> => {
+  if (!Array.isArray(u)) return invalid(u, `expected an array of ${what}, actual ${describe(u)}`)
   for (let i = 0; i < u.length; i++) {
-    if (typeof u[i] !== "string") return problem([...path, i], `expected a string, actual ${describe(u[i])}`)
+    if (typeof u[i] !== "string") return at(i, u, invalid(u[i], `expected a string, actual ${describe(u[i])}`))
   }
-  return u as ReadonlyArray<string>
+  return Either.right(u as ReadonlyArray<string>)
 }
 
 /** `env` and `headers`: values are secrets, so a message names their kind, never their value. */
-export const secretRecord = (u: unknown, path: Path): Record<string, string> => {
-  if (!isObject(u)) return problem(path, `expected an object mapping names to strings, actual ${kind(u)}`)
+export const secretRecord = (u: unknown): Decoded<Record<string, string>> => {
+  if (!isObject(u)) return invalid(u, `expected an object mapping names to strings, actual ${kind(u)}`)
   for (const key of Object.keys(u)) {
     const value = u[key]
     if (typeof value !== "string") {
       const hint = typeof value === "number" || typeof value === "boolean" ? "; quote it" : ""
-      return problem([...path, key], `expected a string, actual ${kind(value)}${hint}`)
+      return invalidAt(u, key, `expected a string, actual ${kind(value)}${hint}`)
     }
   }
-  return u as Record<string, string>
+  return Either.right(u as Record<string, string>)
 }
 
 // -----------------------------------------------------------------------------
@@ -143,16 +141,16 @@ const expectedActual = /^Expected (.+), actual (.+)$/s
 const quotedWord = /^"([^"\\]*)"$/
 
 /**
- * The first problem of a Schema parse failure, at the given path. Failures of a union's members at the same
- * place are merged into one `expected A or B, actual x`, with a suggestion for a near-miss literal.
+ * The first problem of an issue, as a path and a reason. Failures of a union's members at the same place are
+ * merged into one `expected A or B, actual x`, with a suggestion for a near-miss literal.
  */
-export const fromParseError = (error: ParseResult.ParseError, path: Path): Problem => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+export const toProblem = (issue: ParseResult.ParseIssue): Problem => {
+  const issues = ParseResult.ArrayFormatter.formatIssueSync(issue)
   const first = issues[0]
-  if (first === undefined) return { path, reason: lowerFirst(error.message) }
+  if (first === undefined) return { path: [], reason: lowerFirst(ParseResult.TreeFormatter.formatIssueSync(issue)) }
   const at = first.path
   const here = issues.filter((issue) => issue.path.length === at.length && issue.path.every((p, i) => p === at[i]))
-  const fullPath = [...path, ...at.map((p) => typeof p === "symbol" ? String(p) : p)]
+  const path = at.map((p) => typeof p === "symbol" ? String(p) : p)
   if (here.length > 1) {
     const parsed = here.map((issue) => expectedActual.exec(issue.message))
     const actual = parsed[0]?.[2]
@@ -164,19 +162,12 @@ export const fromParseError = (error: ParseResult.ParseError, path: Path): Probl
       const hint = actualWord !== undefined && words.every((w) => w !== undefined)
         ? didYouMean(suggest(actualWord, words as Array<string>))
         : ""
-      return { path: fullPath, reason: `expected ${list(alternatives)}, actual ${actual}${hint}` }
+      return { path, reason: `expected ${list(alternatives)}, actual ${actual}${hint}` }
     }
   }
-  return { path: fullPath, reason: lowerFirst(first.message) }
+  return { path, reason: lowerFirst(first.message) }
 }
 
-/** A decoder for a Schema: its value, or the first problem at the field's path (excess keys are errors). */
-export const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
-  return (input: unknown, path: Path): A => {
-    const result = decode(input)
-    if (Either.isRight(result)) return result.right
-    const { path: at, reason } = fromParseError(result.left, path)
-    return problem(at, reason)
-  }
-}
+/** A decoder for a Schema, with every issue reported and excess keys as errors. */
+export const decodeWith = <A, I>(schema: Schema.Schema<A, I>): (u: unknown) => Decoded<A> =>
+  ParseResult.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })

@@ -5,9 +5,9 @@
  * What was read is recorded in `Secrets`, so that `scrub` can put the templates back into a message that
  * would otherwise quote a value from the environment.
  */
-import type { Obj } from "./fields.js"
-import { fromEntries, problem } from "./fields.js"
-import type { Path } from "./messages.js"
+import * as Either from "effect/Either"
+import type { Decoded, Obj } from "./fields.js"
+import { at, fromEntries, invalid } from "./fields.js"
 import { quote, short } from "./messages.js"
 
 /** Where `${env:NAME}` is read. */
@@ -54,8 +54,8 @@ const unsupported = (inner: string): string => {
 }
 
 /** One string with its `${env:NAME}` replaced. */
-export const interpolate = (s: string, path: Path, env: Env, secrets: Secrets): string => {
-  if (!s.includes("$")) return s
+export const interpolate = (s: string, env: Env, secrets: Secrets): Decoded<string> => {
+  if (!s.includes("$")) return Either.right(s)
   let out = ""
   let read = false
   let i = 0
@@ -71,43 +71,48 @@ export const interpolate = (s: string, path: Path, env: Env, secrets: Secrets): 
       continue
     }
     const end = s.indexOf("}", i + 2)
-    if (end < 0) return problem(path, `unterminated "\${" (write "$\${" for a literal "\${")`)
+    if (end < 0) return invalid(s, `unterminated "\${" (write "$\${" for a literal "\${")`)
     const inner = s.slice(i + 2, end)
-    if (!inner.startsWith("env:")) return problem(path, unsupported(inner))
+    if (!inner.startsWith("env:")) return invalid(s, unsupported(inner))
     const name = inner.slice(4)
-    if (!envName.test(name)) {
-      return problem(path, `${quote(short(`\${${inner}}`))} does not name an environment variable`)
-    }
+    if (!envName.test(name)) return invalid(s, `${quote(short(`\${${inner}}`))} does not name an environment variable`)
     const value = Object.hasOwn(env, name) ? env[name] : undefined
-    if (typeof value !== "string") return problem(path, `environment variable ${name} is not set`)
+    if (typeof value !== "string") return invalid(s, `environment variable ${name} is not set`)
     secrets.values.push([value, name])
     out += value
     read = true
     i = end + 1
   }
   if (read) secrets.strings.push([out, s])
-  return out
+  return Either.right(out)
 }
 
 const maxDepth = 64
 
-/** Every string of a parsed JSON value interpolated; keys are left as they are. */
-export const interpolateDeep = (u: unknown, path: Path, env: Env, secrets: Secrets): unknown => {
-  if (typeof u === "string") return interpolate(u, path, env, secrets)
-  if (typeof u !== "object" || u === null) return u
-  if (path.length > maxDepth) return problem(path, "nested too deeply")
+/**
+ * Every string of a parsed JSON value interpolated; keys are left as they are. `depth` is how deep the value
+ * sits in the file: nesting beyond 64 levels is a problem.
+ */
+export const interpolateDeep = (u: unknown, env: Env, secrets: Secrets, depth: number): Decoded<unknown> => {
+  if (typeof u === "string") return interpolate(u, env, secrets)
+  if (typeof u !== "object" || u === null) return Either.right(u)
+  if (depth > maxDepth) return invalid(u, "nested too deeply")
   if (Array.isArray(u)) {
     const out: Array<unknown> = []
     for (let i = 0; i < u.length; i++) {
-      out.push(interpolateDeep(u[i], [...path, i], env, secrets))
+      const item = interpolateDeep(u[i], env, secrets, depth + 1)
+      if (Either.isLeft(item)) return at(i, u, item)
+      out.push(item.right)
     }
-    return out
+    return Either.right(out)
   }
   const entries: Array<readonly [string, unknown]> = []
   for (const key of Object.keys(u)) {
-    entries.push([key, interpolateDeep((u as Obj)[key], [...path, key], env, secrets)])
+    const value = interpolateDeep((u as Obj)[key], env, secrets, depth + 1)
+    if (Either.isLeft(value)) return at(key, u, value)
+    entries.push([key, value.right])
   }
-  return fromEntries(entries)
+  return Either.right(fromEntries(entries))
 }
 
 const replaceAll = (text: string, search: string, replacement: string): string =>

@@ -3,21 +3,23 @@
  * `{ url, headers }`, VS Code's `type`, inferred from `command` / `url` when absent, decoded with
  * `McpServerConfig`'s own Schemas.
  */
+import * as Either from "effect/Either"
 import * as McpServerConfig from "../../McpServerConfig.js"
-import type { Obj } from "./fields.js"
+import type { Decoded, Obj } from "./fields.js"
 import {
   decodeWith,
+  field,
   get,
   has,
+  invalid,
+  invalidAt,
   literal,
   optional,
-  problem,
   secretRecord,
   string,
   stringArray,
   withoutUndefined
 } from "./fields.js"
-import type { Path } from "./messages.js"
 
 /** The top key of the file: Claude Desktop's or VS Code's. */
 export type Format = "mcpServers" | "servers"
@@ -67,38 +69,37 @@ export const unsupportedServerKey = (key: string): string | undefined =>
 const needs = (type: ServerType): string =>
   type === "stdio" ? "missing (a stdio server needs a command to run)" : `missing (an ${type} server needs a url)`
 
-const serverType = (entry: Obj, path: Path): ServerType => {
-  const hasCommand = has(entry, "command")
-  const hasUrl = has(entry, "url")
-  if (hasCommand && hasUrl) return problem(path, "has both command and url; give one")
-  const type = get(entry, "type") === undefined
-    ? undefined
-    : literal(get(entry, "type"), [...path, "type"], serverTypes, "type")
-  if (type === undefined && !hasCommand && !hasUrl) {
-    if (stdioOnly.some((key) => has(entry, key))) return problem([...path, "command"], needs("stdio"))
-    if (httpOnly.some((key) => has(entry, key))) return problem([...path, "url"], needs("http"))
-    return problem(path, `needs "command" (to start a stdio server) or "url" (to reach an http server)`)
-  }
-  return checkTransportKeys(entry, path, type ?? (hasCommand ? "stdio" : "http"))
-}
+const serverType = (entry: Obj): Decoded<ServerType> =>
+  Either.gen(function*() {
+    const hasCommand = has(entry, "command")
+    const hasUrl = has(entry, "url")
+    if (hasCommand && hasUrl) return yield* invalid(entry, "has both command and url; give one")
+    const type = yield* field(entry, "type", (u) => optional(u, (u) => literal(u, serverTypes, "type")))
+    if (type === undefined && !hasCommand && !hasUrl) {
+      if (stdioOnly.some((key) => has(entry, key))) return yield* invalidAt(entry, "command", needs("stdio"))
+      if (httpOnly.some((key) => has(entry, key))) return yield* invalidAt(entry, "url", needs("http"))
+      return yield* invalid(entry, `needs "command" (to start a stdio server) or "url" (to reach an http server)`)
+    }
+    return yield* checkTransportKeys(entry, type ?? (hasCommand ? "stdio" : "http"))
+  })
 
 /** Rejects the other transport's keys, and requires the key that names this transport's target. */
-const checkTransportKeys = (entry: Obj, path: Path, type: ServerType): ServerType => {
+const checkTransportKeys = (entry: Obj, type: ServerType): Decoded<ServerType> => {
   const keys = Object.keys(entry).filter((key) => has(entry, key))
   for (const key of keys) {
     if (type === "stdio" && httpOnly.includes(key)) {
-      return problem([...path, key], `applies only to http and sse servers, but this is a stdio server`)
+      return invalidAt(entry, key, `applies only to http and sse servers, but this is a stdio server`)
     }
     if (type !== "stdio" && stdioOnly.includes(key)) {
-      return problem([...path, key], `applies only to stdio servers, but this is an ${type} server`)
+      return invalidAt(entry, key, `applies only to stdio servers, but this is an ${type} server`)
     }
     if (type === "sse" && key === "fallbackToSse") {
-      return problem([...path, key], `applies only to http servers, but this is an sse server`)
+      return invalidAt(entry, key, `applies only to http servers, but this is an sse server`)
     }
   }
-  if (type === "stdio" && !has(entry, "command")) return problem([...path, "command"], needs("stdio"))
-  if (type !== "stdio" && !has(entry, "url")) return problem([...path, "url"], needs(type))
-  return type
+  if (type === "stdio" && !has(entry, "command")) return invalidAt(entry, "command", needs("stdio"))
+  if (type !== "stdio" && !has(entry, "url")) return invalidAt(entry, "url", needs(type))
+  return Either.right(type)
 }
 
 const decodeStdio = decodeWith(McpServerConfig.Stdio)
@@ -108,30 +109,29 @@ const decodeSse = decodeWith(McpServerConfig.Sse)
 /** The server config of one entry (already interpolated), named by its key in the file. */
 export const decodeServer = (
   entry: Obj,
-  name: string,
-  path: Path
-): McpServerConfig.Stdio | McpServerConfig.Http | McpServerConfig.Sse => {
-  const type = serverType(entry, path)
-  const at = (key: string) => [...path, key]
-  if (type === "stdio") {
+  name: string
+): Decoded<McpServerConfig.Stdio | McpServerConfig.Http | McpServerConfig.Sse> =>
+  Either.gen(function*() {
+    const type = yield* serverType(entry)
+    if (type === "stdio") {
+      const fields = withoutUndefined([
+        ["_tag", "Stdio"],
+        ["name", name],
+        ["command", yield* field(entry, "command", string)],
+        ["args", yield* field(entry, "args", (u) => optional(u, (u) => stringArray(u, "strings")))],
+        ["env", yield* field(entry, "env", (u) => optional(u, secretRecord))],
+        ["cwd", yield* field(entry, "cwd", (u) => optional(u, string))],
+        ["stderr", get(entry, "stderr")],
+        ["shutdownGraceMillis", get(entry, "shutdownGraceMillis")]
+      ])
+      return yield* decodeStdio(fields)
+    }
     const fields = withoutUndefined([
-      ["_tag", "Stdio"],
+      ["_tag", type === "http" ? "Http" : "Sse"],
       ["name", name],
-      ["command", string(get(entry, "command"), at("command"))],
-      ["args", optional(get(entry, "args"), (u) => stringArray(u, at("args"), "strings"))],
-      ["env", optional(get(entry, "env"), (u) => secretRecord(u, at("env")))],
-      ["cwd", optional(get(entry, "cwd"), (u) => string(u, at("cwd")))],
-      ["stderr", get(entry, "stderr")],
-      ["shutdownGraceMillis", get(entry, "shutdownGraceMillis")]
+      ["url", yield* field(entry, "url", string)],
+      ["headers", yield* field(entry, "headers", (u) => optional(u, secretRecord))],
+      ["fallbackToSse", get(entry, "fallbackToSse")]
     ])
-    return decodeStdio(fields, path)
-  }
-  const fields = withoutUndefined([
-    ["_tag", type === "http" ? "Http" : "Sse"],
-    ["name", name],
-    ["url", string(get(entry, "url"), at("url"))],
-    ["headers", optional(get(entry, "headers"), (u) => secretRecord(u, at("headers")))],
-    ["fallbackToSse", get(entry, "fallbackToSse")]
-  ])
-  return (type === "http" ? decodeHttp(fields, path) : decodeSse(fields, path))
-}
+    return yield* (type === "http" ? decodeHttp(fields) : decodeSse(fields))
+  })
