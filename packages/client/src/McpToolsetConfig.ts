@@ -14,8 +14,8 @@
  * passed on verbatim. `env` and `headers` values are held `Redacted`, and a value read from the environment
  * never appears in an error message (the `${env:NAME}` template is shown instead).
  *
- * Files are JSON with comments (`//`, `/* *\/`) and trailing commas, as VS Code allows; a duplicate key is an
- * error (plain `JSON.parse` would silently keep the last one).
+ * Files are JSON with comments (`//`, `/* *\/`) and trailing commas, parsed with VS Code's own `jsonc-parser`;
+ * a duplicate key is an error (plain `JSON.parse` would silently keep the last one).
  *
  * Errors are `McpConfigError`s for the first problem found:
  *
@@ -136,7 +136,7 @@ export interface ServerEntry {
   /** `undefined` unless the file asks for a breaker (`"breaker": true` or an object). */
   readonly breaker: BreakerConfig | undefined
   readonly tools: ToolFilter
-  /** Prepended to the server's tool names, e.g. `"gh_"`. */
+  /** Joined to the server's tool names with `McpToolset.PREFIX_SEPARATOR`: `"gh"` exposes `gh__list_issues`. */
   readonly prefix: string | undefined
   /** `"required"` (default): the toolset fails to start without this server; `"optional"`: it starts without it. */
   readonly startup: "required" | "optional"
