@@ -672,7 +672,7 @@ describe("McpToolsetConfig", () => {
       )
       assert.strictEqual(
         parseError("{\"a\": \"x\n\"}"),
-        "invalid config at mcp.json:1:7: invalid JSON: unterminated string (a string cannot span lines)"
+        "invalid config at mcp.json:1:9: invalid JSON: unterminated string (a string cannot span lines)"
       )
       assert.strictEqual(
         parseError("{\"a\": -}"),
@@ -680,11 +680,47 @@ describe("McpToolsetConfig", () => {
       )
       assert.strictEqual(
         parseError("{\"a\": 1.}"),
-        "invalid config at mcp.json:1:7: invalid JSON: invalid number"
+        `invalid config at mcp.json:1:8: invalid JSON: expected "," or "}" after a property value, found "."`
       )
       assert.strictEqual(
         parseError("\uFEFF{,}"),
         `invalid config at mcp.json:1:2: invalid JSON: expected a property name in double quotes, found ","`
+      )
+    })
+
+    it("a token in the wrong place is named where it goes wrong, not where the word or number starts", () => {
+      assert.strictEqual(
+        parseError("trueG"),
+        `invalid config at mcp.json:1:5: invalid JSON: unexpected "G" after the end of the JSON value`
+      )
+      assert.strictEqual(
+        parseError("[falseHS]"),
+        `invalid config at mcp.json:1:7: invalid JSON: expected "," or "]" after an array element, found "H"`
+      )
+      assert.strictEqual(
+        parseError("{\"a\": 1.5e:}"),
+        `invalid config at mcp.json:1:10: invalid JSON: expected "," or "}" after a property value, found "e"`
+      )
+      assert.strictEqual(
+        parseError("{8E}"),
+        `invalid config at mcp.json:1:2: invalid JSON: expected a property name in double quotes, found "8"`
+      )
+      assert.strictEqual(
+        parseError("{\"a\": 1 \"b\n\"}"),
+        `invalid config at mcp.json:1:9: invalid JSON: expected "," or "}" after a property value, found "\\""`
+      )
+      assert.strictEqual(
+        parseError("{\"a\": \"x\ty\"}"),
+        "invalid config at mcp.json:1:9: invalid JSON: control character in a string"
+      )
+      assert.strictEqual(
+        parseError("{\"a\": \"x\\q\"\n}"),
+        "invalid config at mcp.json:1:7: invalid JSON: invalid escape in a string"
+      )
+      // a lone carriage return ends a line, as in VS Code
+      assert.strictEqual(
+        parseError("{\r  \"a\": 1\r  \"b\": 2\r}"),
+        `invalid config at mcp.json:3:3: invalid JSON: expected "," or "}" after a property value, found "\\""`
       )
     })
 

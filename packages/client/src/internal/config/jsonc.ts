@@ -22,6 +22,7 @@ class SyntaxFailure implements SyntaxProblem {
 
 /** `jsonc-parser`'s `ParseErrorCode`s that have a wording of their own (its enum is `const`, not importable). */
 const ParseErrorCode = {
+  InvalidSymbol: 1,
   InvalidNumberFormat: 2,
   UnexpectedEndOfComment: 11,
   UnexpectedEndOfString: 12,
@@ -32,6 +33,10 @@ const ParseErrorCode = {
 } as const
 
 const maxNesting = 256
+
+const numberPrefix = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
+
+const keywords: ReadonlyArray<readonly [string, boolean | null]> = [["true", true], ["false", false], ["null", null]]
 
 /** What an open object or array expects next, to word an error the way a reader thinks of it. */
 type Frame =
@@ -54,6 +59,24 @@ const notAValue = (c: string | undefined): string =>
     : c === "t" || c === "f" || c === "n"
     ? `unexpected ${show(c)} (expected ${c === "t" ? "true" : c === "f" ? "false" : "null"})`
     : `unexpected ${show(c)}`
+
+const isLineBreak = (c: string | undefined): boolean => c === "\n" || c === "\r"
+
+/** The index of a string token's first raw control character (escaped ones are skipped), or -1. */
+const firstControl = (token: string): number => {
+  for (let i = 1; i < token.length; i++) {
+    if (token[i] === "\\") i++
+    else if (token.charCodeAt(i) < 0x20) return i
+  }
+  return -1
+}
+
+/** The line and character just after `segment`, which starts at `line` and `character` (a `\` escapes a line break). */
+const after = (line: number, character: number, segment: string): [line: number, character: number] => {
+  const breaks = segment.match(/\r\n|\r|\n/g)
+  if (breaks === null) return [line, character + segment.length]
+  return [line + breaks.length, segment.length - Math.max(segment.lastIndexOf("\n"), segment.lastIndexOf("\r")) - 1]
+}
 
 /** Parses the text of a config file, or the first syntax error. */
 export const parseJsonc = (input: string): Either.Either<unknown, SyntaxProblem> => {
@@ -82,24 +105,13 @@ export const parseJsonc = (input: string): Either.Either<unknown, SyntaxProblem>
   }
   /** An end callback also runs for a missing `}` or `]` (at the end of the file), before the error. */
   const close = (offset: number): Frame | undefined => offset < text.length ? stack.pop() : undefined
-  const describeError = (code: number, offset: number, length: number): string => {
-    const c = text[offset]
-    switch (code) {
-      case ParseErrorCode.UnexpectedEndOfComment:
-        return "unterminated /* comment"
-      case ParseErrorCode.UnexpectedEndOfString:
-        return /[\r\n]/.test(text[offset + length] ?? "")
-          ? "unterminated string (a string cannot span lines)"
-          : "unterminated string"
-      case ParseErrorCode.InvalidEscapeCharacter:
-      case ParseErrorCode.InvalidUnicode:
-        return "invalid escape in a string"
-      case ParseErrorCode.InvalidCharacter:
-        return "control character in a string"
-      case ParseErrorCode.InvalidNumberFormat:
-      case ParseErrorCode.UnexpectedEndOfNumber:
-        return "invalid number"
-    }
+  /** What the parser expects next: `"end"` once the whole value has been read. */
+  const expecting = (): Frame["expect"] | "end" => {
+    const top = stack[stack.length - 1]
+    return top !== undefined ? top.expect : root === undefined ? "value" : "end"
+  }
+  /** What was expected where `c` was found, from what the innermost open object or array expects next. */
+  const misplaced = (c: string | undefined): string => {
     const top = stack[stack.length - 1]
     if (top === undefined) {
       return root !== undefined
@@ -120,6 +132,65 @@ export const parseJsonc = (input: string): Either.Either<unknown, SyntaxProblem>
           ? `expected "," or "}" after a property value, found ${show(c)}`
           : `expected "," or "]" after an array element, found ${show(c)}`
     }
+  }
+  /**
+   * The first error. A token in the wrong place is the problem before anything wrong inside it, so a string's
+   * own problem is reported where a string may stand (a key or a value), a number's or a word's where a value
+   * may; anywhere else the token is misplaced.
+   */
+  const onError = (code: number, offset: number, length: number, line: number, character: number): never => {
+    const expected = expecting()
+    const token = text.slice(offset, offset + length)
+    if (code === ParseErrorCode.UnexpectedEndOfComment) return fail(line, character, "unterminated /* comment")
+    if (expected === "key" || expected === "value") {
+      switch (code) {
+        case ParseErrorCode.UnexpectedEndOfString:
+        case ParseErrorCode.InvalidEscapeCharacter:
+        case ParseErrorCode.InvalidUnicode:
+        case ParseErrorCode.InvalidCharacter: {
+          // the first raw control character is the first problem; a line break ends the string there
+          const at = firstControl(token)
+          if (at >= 0) {
+            return fail(
+              ...after(line, character, token.slice(0, at)),
+              isLineBreak(token[at])
+                ? "unterminated string (a string cannot span lines)"
+                : "control character in a string"
+            )
+          }
+          if (code === ParseErrorCode.UnexpectedEndOfString && isLineBreak(text[offset + length])) {
+            return fail(...after(line, character, token), "unterminated string (a string cannot span lines)")
+          }
+          return fail(
+            line,
+            character,
+            code === ParseErrorCode.UnexpectedEndOfString ? "unterminated string" : "invalid escape in a string"
+          )
+        }
+      }
+    }
+    if (expected === "value") {
+      switch (code) {
+        case ParseErrorCode.InvalidNumberFormat:
+        case ParseErrorCode.UnexpectedEndOfNumber: {
+          // `1.e5`: the longest number is the value, and the character after it is what is misplaced
+          numberPrefix.lastIndex = offset
+          const valid = numberPrefix.exec(text)?.[0]
+          if (valid === undefined) return fail(line, character, "invalid number")
+          add(Number(valid))
+          return fail(line, character + valid.length, misplaced(text[offset + valid.length]))
+        }
+        case ParseErrorCode.InvalidSymbol: {
+          // the scanner reads `trueG` as one unknown word: `true` is the value, and `G` is what is misplaced
+          const keyword = keywords.find(([name]) => token.length > name.length && token.startsWith(name))
+          if (keyword !== undefined) {
+            add(keyword[1])
+            return fail(line, character + keyword[0].length, misplaced(token[keyword[0].length]))
+          }
+        }
+      }
+    }
+    return fail(line, character, misplaced(text[offset]))
   }
   try {
     visit(text, {
@@ -150,7 +221,7 @@ export const parseJsonc = (input: string): Either.Either<unknown, SyntaxProblem>
         else top.expect = separator === ":" ? "value" : "key"
       },
       onLiteralValue: add,
-      onError: (code, offset, length, line, character) => fail(line, character, describeError(code, offset, length))
+      onError
     }, { allowTrailingComma: true, disallowComments: false })
   } catch (error) {
     if (error instanceof SyntaxFailure) return Either.left(error)
