@@ -71,7 +71,7 @@ const firstControl = (token: string): number => {
   return -1
 }
 
-/** The line and character just after `segment`, which starts at `line` and `character` (a `\` escapes a line break). */
+/** The line and character just after `segment`, which starts at `line` and `character` (0-based, as `visit` counts). */
 const after = (line: number, character: number, segment: string): [line: number, character: number] => {
   const breaks = segment.match(/\r\n|\r|\n/g)
   if (breaks === null) return [line, character + segment.length]
@@ -84,6 +84,7 @@ export const parseJsonc = (input: string): Either.Either<unknown, SyntaxProblem>
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input
   const stack: Array<Frame> = []
   let root: { readonly value: unknown } | undefined
+  // `visit` recovers from errors and goes on; the first error throws out of it and is caught below
   const fail = (line: number, character: number, message: string): never => {
     throw new SyntaxFailure(line + 1, character + 1, message)
   }
@@ -227,7 +228,7 @@ export const parseJsonc = (input: string): Either.Either<unknown, SyntaxProblem>
     if (error instanceof SyntaxFailure) return Either.left(error)
     throw error
   }
-  // `visit` reports an error for every input that leaves no value; this is a guard, not a path
+  // `visit` reports an error for every input that leaves no value, so this is only a guard
   return root === undefined
     ? Either.left(new SyntaxFailure(1, 1, "the file is empty; expected a JSON object"))
     : Either.right(root.value)
