@@ -216,11 +216,11 @@ export const defaultCallPolicy: RetryPolicy.RetryPolicy = internal.defaultCallPo
 
 /**
  * A service tag for one server's tools. `McpTools` itself is one; make another with
- * {@link Tag} to have two servers' tools in one context:
+ * `McpTools.Tag` to have two servers' tools in one context:
  *
  * ```ts
- * class GitHub extends McpTools.Tag("app/GitHub")<GitHub>() {}
- * const GitHubLive = GitHub.layer({ server: McpServerConfig.http({ url: "https://example.com/mcp" }) })
+ * class Search extends McpTools.Tag("app/Search")<Search>() {}
+ * const SearchLive = Search.layer({ server: McpServerConfig.http({ url: "https://example.com/mcp" }) })
  * ```
  *
  * @since 0.1.0
@@ -237,6 +237,8 @@ export interface TagClass<Self, Id extends string> extends Context.TagClass<Self
   ) => Layer.Layer<Self, McpClient.ConnectError | ConfigError.ConfigError>
   /** The default policy for retrying safe calls. */
   readonly defaultCallPolicy: RetryPolicy.RetryPolicy
+  /** Makes another tag class like this one (see {@link Tag}). */
+  readonly Tag: typeof Tag
 }
 
 /**
@@ -252,7 +254,8 @@ export const Tag = <const Id extends string>(id: Id) => <Self>(): TagClass<Self,
     make,
     layer: (options: Options) => Layer.scoped(tag, make(options)),
     layerConfig: (config: Config.Config<Options>) => Layer.scoped(tag, Effect.flatMap(config, make)),
-    defaultCallPolicy
+    defaultCallPolicy,
+    Tag
   })
   return TagClass
 }

@@ -255,6 +255,13 @@ export class McpToolset extends Context.Tag("@mcp-resilience/client/McpToolset")
    */
   static readonly make = make
   /**
+   * The separator between a server's prefix and a tool's name: `github__create_issue`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  static readonly PREFIX_SEPARATOR = PREFIX_SEPARATOR
+  /**
    * The servers of a config (a `ToolsetConfig` read from a file fits).
    *
    * @since 0.1.0
