@@ -56,7 +56,9 @@ export interface RunOptions {
   /** A chat to continue (its history is kept); default a new one. */
   readonly chat?: Chat.Service | undefined
   /** Called after each turn, e.g. to show the tool calls and results. */
-  readonly onTurn?: ((response: LanguageModel.GenerateTextResponse<Tools>, turn: number) => Effect.Effect<void>) | undefined
+  readonly onTurn?:
+    | ((response: LanguageModel.GenerateTextResponse<Tools>, turn: number) => Effect.Effect<void>)
+    | undefined
 }
 
 /**

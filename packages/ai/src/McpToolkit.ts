@@ -25,6 +25,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as failures from "./internal/failures.js"
 import * as schemas from "./internal/schemas.js"
 import * as internal from "./internal/toolkit.js"
@@ -219,12 +220,71 @@ export const fromTools: (tools: McpToolsTypes.Service, options?: Options) => Ser
 export const fromToolset: (toolset: McpToolsetTypes.Service, options?: Options) => Service = internal.fromToolset
 
 /**
+ * The counter of failed tool calls made for a model, by `mcp.server.name`, `gen_ai.tool.name`,
+ * `error.type` (the error's tag, or `denied`, `invalid_arguments`) and `route` (`model`: the model
+ * read a failure; `program`: `generateText` failed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const toolFailures: typeof internal.toolFailures = internal.toolFailures
+
+/**
+ * The {@link ToolInfo} of a tool of the toolkit; `undefined` for any other tool.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const infoOf = (tool: AiTool.Any): ToolInfo | undefined =>
+  Option.getOrUndefined(Context.getOption(tool.annotations, schemas.McpSource))
+
+/**
  * MCP tools for a language model, as a service.
  *
  * @since 0.1.0
  * @category models
  */
 export class McpToolkit extends Context.Tag("@mcp-resilience/ai/McpToolkit")<McpToolkit, Service>() {
+  /**
+   * @since 0.1.0
+   * @category constructors
+   */
+  static readonly fromTools = fromTools
+  /**
+   * @since 0.1.0
+   * @category constructors
+   */
+  static readonly fromToolset = fromToolset
+  /**
+   * @since 0.1.0
+   * @category combinators
+   */
+  static readonly infoOf = infoOf
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  static readonly McpSource = McpSource
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  static readonly ToolResult = ToolResult
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  static readonly ToolFailure = ToolFailure
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  static readonly toolFailures = toolFailures
+  /**
+   * @since 0.1.0
+   * @category constructors
+   */
+  static readonly defaultProgramErrors = defaultProgramErrors
   /**
    * The tools of the `McpTools` in context.
    *

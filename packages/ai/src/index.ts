@@ -16,11 +16,11 @@ export * as McpAgent from "./McpAgent.js"
 export { McpToolkit } from "./McpToolkit.js"
 
 /**
- * The types and schemas of the `McpToolkit` module (service, options, results, failures).
+ * The types of the `McpToolkit` module (service, options, tool info, results, failures).
  *
  * @since 0.1.0
  */
-export * as McpToolkitTypes from "./McpToolkit.js"
+export type * as McpToolkitTypes from "./McpToolkit.js"
 
 /**
  * @since 0.1.0

@@ -21,7 +21,13 @@ import type {
   Tools
 } from "../McpToolkit.js"
 import { defaultProgramErrors, toModelFailure } from "./failures.js"
-import { McpSource, Parameters, ToolFailure as ToolFailureSchema, type ToolInfo, ToolResult as ToolResultSchema } from "./schemas.js"
+import {
+  McpSource,
+  Parameters,
+  ToolFailure as ToolFailureSchema,
+  type ToolInfo,
+  ToolResult as ToolResultSchema
+} from "./schemas.js"
 
 /** A tool as a source lists it, before naming and filtering. */
 interface Listed {
