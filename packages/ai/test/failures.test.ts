@@ -20,7 +20,19 @@ import {
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js"
-import { Duration, Effect, Logger, LogLevel, Random } from "effect"
+import {
+  Cause,
+  Context,
+  DefaultServices,
+  Duration,
+  Effect,
+  Exit,
+  Logger,
+  LogLevel,
+  Option,
+  Random,
+  Tracer
+} from "effect"
 import { createServer, createStore } from "../../client/test/fixtures/server.mjs"
 import { runVirtual } from "../../client/test/utils.js"
 import { type ModelFailure, toModelFailure } from "../src/internal/failures.js"
@@ -180,6 +192,42 @@ describe("McpToolkit with an in-memory server", () => {
       Effect.provide(Logger.minimumLogLevel(LogLevel.None)),
       Effect.withRandom(Random.make("ai-timeout"))
     ))
+
+  it.scoped("the program sees the typed error in the spans: execute_tool has error.type, mcp.tools.call fails with it", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = builtIn.span(name, parent, context, links, startTime, kind, options)
+          spans.push(span)
+          return span
+        },
+        context: builtIn.context
+      })
+      const tools = yield* McpTools.make({
+        server: McpServerConfig.inMemory({ name: "mem", connect: (transport) => createServer({}).connect(transport) }),
+        policy: RetryPolicy.make({ maxAttempts: 2, base: "10 millis", jitter: "none" })
+      })
+      const scripted = yield* ScriptedModel.make([{ toolCalls: [{ name: "fail", params: { message: "nope" } }] }])
+      yield* McpAgent.run({ prompt: "fail", toolkit: McpToolkit.fromTools(tools).toolkit }).pipe(
+        Effect.provideService(LanguageModel.LanguageModel, scripted.model),
+        Effect.withTracer(recording)
+      )
+      const execute = spans.find((span) => span.name === "execute_tool fail")
+      assert.isDefined(execute, "an execute_tool span")
+      assert.strictEqual(execute!.attributes.get("error.type"), "McpToolError")
+      assert.strictEqual(execute!.attributes.get("mcp.ai.failure"), "tool_error")
+      assert.strictEqual(execute!.attributes.get("mcp.server.name"), "mem")
+      const call = spans.find((span) => span.name === "mcp.tools.call")
+      assert.isDefined(call, "the client's span")
+      const parent = Option.getOrUndefined(call!.parent)
+      assert.strictEqual(parent?._tag === "Span" ? parent.name : undefined, "execute_tool fail")
+      const exit = call!.status._tag === "Ended" ? call!.status.exit : undefined
+      assert.isTrue(exit !== undefined && Exit.isFailure(exit), "the client's span ended with the failure")
+      const error = exit !== undefined && Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      assert.strictEqual((Option.getOrUndefined(error) as { _tag?: string } | undefined)?._tag, "McpToolError")
+    }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.None))))
 
   it.live("names a provider refuses are made valid; `__proto__` is a tool like any other; a clash keeps the first", () =>
     Effect.gen(function*() {
