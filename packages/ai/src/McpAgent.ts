@@ -19,6 +19,7 @@ import * as Prompt from "@effect/ai/Prompt"
 import type * as Toolkit from "@effect/ai/Toolkit"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type { Concurrency } from "effect/Types"
 import type { ProgramError, Tools } from "./McpToolkit.js"
 
 /**
@@ -55,6 +56,8 @@ export interface RunOptions {
   readonly maxTurns?: number | undefined
   /** A chat to continue (its history is kept); default a new one. */
   readonly chat?: Chat.Service | undefined
+  /** How many of one turn's tool calls run at once. Default 1: in the order the model made them. */
+  readonly concurrency?: Concurrency | undefined
   /** Called after each turn, e.g. to show the tool calls and results. */
   readonly onTurn?:
     | ((response: LanguageModel.GenerateTextResponse<Tools>, turn: number) => Effect.Effect<void>)
@@ -90,7 +93,11 @@ export const run = (
     let prompt: Prompt.RawInput = options.prompt
     while (true) {
       if (responses.length >= maxTurns) return yield* new McpAgentError({ reason: "MaxTurns", turns: maxTurns })
-      const response = yield* chat.generateText({ prompt, toolkit: options.toolkit })
+      const response = yield* chat.generateText({
+        prompt,
+        toolkit: options.toolkit,
+        ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency })
+      })
       responses.push(response)
       if (options.onTurn !== undefined) yield* options.onTurn(response, responses.length)
       if (response.toolCalls.length === 0) return { text: response.text, turns: responses.length, responses }

@@ -7,6 +7,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { McpAgent, McpToolkit, ScriptedModel } from "@mcp-resilience/ai"
 import { McpServerConfig, McpTools } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
+import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import { createServer, createStore } from "../../client/test/fixtures/server.mjs"
 
@@ -28,6 +30,49 @@ const withModel = (script: ReadonlyArray<ScriptedModel.Step>) =>
   }))
 
 describe("McpAgent", () => {
+  it.live("concurrency: a turn's calls run at once when asked", () =>
+    Effect.gen(function*() {
+      // each call holds until two are in flight (or 2 s pass, then fails), so only concurrent calls pass
+      let inFlight = 0
+      let most = 0
+      let release: Array<() => void> = []
+      const server = () => {
+        const s = new Server({ name: "gate", version: "1.0.0" }, { capabilities: { tools: {} } })
+        s.setRequestHandler(ListToolsRequestSchema, () => ({
+          tools: [{ name: "gate", inputSchema: { type: "object" as const }, annotations: { readOnlyHint: true } }]
+        }))
+        s.setRequestHandler(CallToolRequestSchema, async () => {
+          inFlight++
+          most = Math.max(most, inFlight)
+          const opened = await new Promise<boolean>((resolve) => {
+            release.push(() => resolve(true))
+            if (inFlight >= 2) {
+              release.forEach((open) => open())
+              release = []
+            }
+            setTimeout(() => resolve(false), 2_000)
+          })
+          inFlight--
+          return { content: [{ type: "text", text: opened ? "together" : "alone" }], isError: !opened }
+        })
+        return s
+      }
+      const model = yield* withModel([{ toolCalls: [{ name: "gate" }, { name: "gate" }] }])
+      const result = yield* Effect.scoped(Effect.gen(function*() {
+        const tools = yield* McpTools.make({
+          server: McpServerConfig.inMemory({ name: "gate", connect: (transport) => server().connect(transport) })
+        })
+        const { toolkit } = McpToolkit.fromTools(tools)
+        return yield* model.provide(McpAgent.run({ prompt: "both", toolkit, concurrency: "unbounded" }))
+      }))
+      assert.strictEqual(most, 2)
+      assert.deepStrictEqual(
+        result.responses[0]!.toolResults.map((part) => part.isFailure),
+        [false, false],
+        "both calls were in flight together"
+      )
+    }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.None))))
+
   it.layer(Layer.merge(ToolkitLive, Logger.minimumLogLevel(LogLevel.None)), { timeout: 20_000 })((it) => {
     it.effect("runs turns until the model calls no tool; each turn's results reach the model", () =>
       Effect.gen(function*() {
