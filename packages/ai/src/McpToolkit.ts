@@ -69,6 +69,12 @@ export type ToolResult = typeof schemas.ToolResult.Type
 export const FailureKind: typeof schemas.FailureKind = schemas.FailureKind
 
 /**
+ * @since 0.1.0
+ * @category models
+ */
+export type FailureKind = typeof schemas.FailureKind.Type
+
+/**
  * A failed call as the model reads it: the kind, a short text, the tool's own error `content`
  * (for `tool_error`), and whether the tool may have run. Never an error's details or cause.
  *
@@ -131,8 +137,8 @@ export type ErrorTag = McpError.McpError["_tag"]
 export type ToolInfo = schemas.ToolInfo
 
 /**
- * The annotation every tool of the toolkit carries: `Context.get(tool.annotations, McpSource)`
- * is its {@link ToolInfo}.
+ * The annotation every tool of the toolkit carries: its {@link ToolInfo} (read it with
+ * {@link infoOf}).
  *
  * @since 0.1.0
  * @category models

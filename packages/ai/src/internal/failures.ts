@@ -5,28 +5,10 @@
  */
 import type { McpError } from "@mcp-resilience/client"
 import * as Duration from "effect/Duration"
-
-/** The kinds of failure a model can read. */
-export type FailureKind =
-  | "tool_error"
-  | "unknown_tool"
-  | "invalid_arguments"
-  | "timeout"
-  | "connection"
-  | "circuit_open"
-  | "protocol"
-  | "decode"
-  | "auth"
-  | "config"
-  | "denied"
+import type { ToolFailure } from "./schemas.js"
 
 /** A failed tool call as the model reads it. */
-export interface ModelFailure {
-  readonly error: FailureKind
-  readonly message: string
-  readonly content?: ReadonlyArray<unknown>
-  readonly mayHaveRun?: boolean
-}
+export type ModelFailure = typeof ToolFailure.Type
 
 /** The errors that fail the program by default: no model can fix credentials or a config. */
 export const defaultProgramErrors: ReadonlyArray<McpError.McpError["_tag"]> = ["McpAuthError", "McpConfigError"]
