@@ -2,14 +2,15 @@
  * The agent loop over the layers, with an in-memory fixture server: the loop ends when the model
  * calls no tool, stops with a typed error after `maxTurns`, and a chat keeps its history.
  */
-import { Chat, LanguageModel } from "@effect/ai"
+import { type AiError, Chat, LanguageModel } from "@effect/ai"
 import { assert, describe, it } from "@effect/vitest"
-import { McpAgent, McpToolkit, ScriptedModel } from "@mcp-resilience/ai"
-import { McpServerConfig, McpTools } from "@mcp-resilience/client"
+import { McpAgent, McpToolkit, type McpToolkitTypes, ScriptedModel } from "@mcp-resilience/ai"
+import { McpServerConfig, McpTools, type McpToolsTypes } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Exit, Layer, Logger, LogLevel } from "effect"
+import { expectTypeOf } from "vitest"
 import { createServer, createStore } from "../../client/test/fixtures/server.mjs"
 
 const store = createStore()
@@ -125,5 +126,20 @@ describe("McpAgent", () => {
         const said = prompt.content.map((message) => message.role)
         assert.deepStrictEqual(said, ["user", "assistant", "user"], "the second run sees the first exchange")
       }))
+  })
+})
+
+describe("types", () => {
+  it("generateText with the toolkit fails with AiError or a program error; McpAgent.run adds McpAgentError", () => {
+    const _typed = (service: McpToolkitTypes.Service) => ({
+      turn: LanguageModel.generateText({ prompt: "hi", toolkit: service.toolkit }),
+      run: McpAgent.run({ prompt: "hi", toolkit: service.toolkit })
+    })
+    type Typed = ReturnType<typeof _typed>
+    expectTypeOf<Effect.Effect.Error<Typed["turn"]>>().toEqualTypeOf<AiError.AiError | McpToolsTypes.CallError>()
+    expectTypeOf<Effect.Effect.Error<Typed["run"]>>().toEqualTypeOf<
+      AiError.AiError | McpToolsTypes.CallError | McpAgent.McpAgentError
+    >()
+    expectTypeOf<Effect.Effect.Context<Typed["turn"]>>().toEqualTypeOf<LanguageModel.LanguageModel>()
   })
 })
