@@ -114,29 +114,28 @@ const make = (source: Source, options: Options | undefined): Service => {
     : { timeout: options.callTimeout }
   // the tools made for earlier turns, by model name: reused while the server lists the same tool
   let made = new Map<string, { readonly source: ServerTool; readonly callName: string; readonly tool: McpAiTool }>()
-  // name clashes already logged, so a clash is reported once, not at every turn
-  const reported = new Set<string>()
+  // the clashes of the last list: a clash is logged when it appears, not at every turn (and the set
+  // holds only what the servers list now, however often their names change)
+  let reported = new Set<string>()
 
   /** The tools of this turn, named and filtered; the first of two tools with one model name keeps it. */
   const current = Effect.flatMap(source.list, (listed) => {
     const infos = new Map<string, ToolInfo>()
-    const clashes: Array<string> = []
+    const clashes = new Set<string>()
     for (const item of listed) {
       const info = infoOf(item)
       if (info.name === "" || (options?.filter !== undefined && !options.filter(info))) continue
       const other = infos.get(info.name)
       if (other !== undefined) {
-        const clash = `"${info.callName}" of ${info.server} and "${other.callName}" of ${other.server}`
-        if (!reported.has(clash)) {
-          reported.add(clash)
-          clashes.push(clash)
-        }
+        clashes.add(`"${info.callName}" of ${info.server} and "${other.callName}" of ${other.server}`)
         continue
       }
       infos.set(info.name, info)
     }
-    return clashes.length === 0 ? Effect.succeed(infos) : Effect.as(
-      Effect.logWarning(`two tools have the same name for the model, the first keeps it: ${clashes.join("; ")}`),
+    const fresh = [...clashes].filter((clash) => !reported.has(clash))
+    reported = clashes
+    return fresh.length === 0 ? Effect.succeed(infos) : Effect.as(
+      Effect.logWarning(`two tools have the same name for the model, the first keeps it: ${fresh.join("; ")}`),
       infos
     )
   })
