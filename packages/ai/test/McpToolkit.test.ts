@@ -8,7 +8,7 @@ import { McpAgent, McpToolkit, type McpToolkitTypes, ScriptedModel } from "@mcp-
 import { McpServerConfig, McpTools, McpToolset } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Chunk, Context, Effect, Exit, Logger, LogLevel, Metric, MetricLabel, Stream } from "effect"
-import { readState, serverEverything } from "../../client/test/fixtures/paths.js"
+import { readState, serverEverything, spawnHttpFixture } from "../../client/test/fixtures/paths.js"
 import { eventually, fixture, processesMentioning, stateFiles } from "../../client/test/utils.js"
 
 const fast = RetryPolicy.make({ maxAttempts: 5, base: "20 millis", cap: "100 millis", jitter: "none" })
@@ -140,6 +140,46 @@ describe("McpToolkit", () => {
         assert.strictEqual(sessions, 2)
         assert.deepStrictEqual(processesMentioning(state), [])
       })
+    ))
+
+  it.live("over Streamable HTTP: a call whose connection is cut reaches the model as a failure, run once", () =>
+    bounded(
+      "HTTP cut",
+      Effect.gen(function*() {
+        const state = newState()
+        // the fixture over HTTP on 127.0.0.1: `counter` is counted, then its request's socket is destroyed
+        const server = yield* Effect.acquireRelease(
+          Effect.promise(() => spawnHttpFixture(["--state-file", state, "--exit-on-call", "counter"])),
+          (spawned) => Effect.promise(() => spawned.kill())
+        )
+        const scripted = yield* ScriptedModel.make([
+          { toolCalls: [{ name: "counter" }] },
+          { toolCalls: [{ name: "add", params: { a: 1, b: 2 } }] },
+          { text: "ok" }
+        ])
+        yield* Effect.scoped(Effect.gen(function*() {
+          const tools = yield* McpTools.make({
+            server: McpServerConfig.http({ name: "http", url: server.url }),
+            policy: fast,
+            callTimeout: "10 seconds"
+          })
+          yield* McpAgent.run({ prompt: "count, then add", toolkit: McpToolkit.fromTools(tools).toolkit }).pipe(
+            Effect.provideService(LanguageModel.LanguageModel, scripted.model)
+          )
+        }))
+        const requests = yield* scripted.requests
+        const cut = failureOf(seen(requests[1]))
+        assert.deepStrictEqual(cut, {
+          error: "connection",
+          message: "the connection to the tool's server failed (Closed); the tool may have run",
+          mayHaveRun: true
+        })
+        assert.deepStrictEqual(seen(requests[2]).result, {
+          content: [{ type: "text", text: "3" }],
+          structuredContent: { sum: 3 }
+        })
+        assert.strictEqual(readState(state).executions.counter, 1, "the cut call was not repeated")
+      }).pipe(Effect.scoped)
     ))
 
   it.live("a tools/list_changed mid-conversation changes the tools of the next turn, with no restart", () =>
