@@ -193,7 +193,7 @@ describe("McpToolkit with an in-memory server", () => {
       Effect.withRandom(Random.make("ai-timeout"))
     ))
 
-  it.scoped("the program sees the typed error in the spans: execute_tool has error.type, mcp.tools.call fails with it", () =>
+  it.scoped("the program sees the typed error in the spans: execute_tool has error.type, tools/call fails with it", () =>
     Effect.gen(function*() {
       const spans: Array<Tracer.Span> = []
       const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
@@ -219,7 +219,7 @@ describe("McpToolkit with an in-memory server", () => {
       assert.strictEqual(execute!.attributes.get("error.type"), "McpToolError")
       assert.strictEqual(execute!.attributes.get("mcp.ai.failure"), "tool_error")
       assert.strictEqual(execute!.attributes.get("mcp.server.name"), "mem")
-      const call = spans.find((span) => span.name === "mcp.tools.call")
+      const call = spans.find((span) => span.name === "tools/call fail")
       assert.isDefined(call, "the client's span")
       const parent = Option.getOrUndefined(call!.parent)
       assert.strictEqual(parent?._tag === "Span" ? parent.name : undefined, "execute_tool fail")
