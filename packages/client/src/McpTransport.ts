@@ -159,7 +159,7 @@ const openStdio = (config: McpServerConfig.Stdio, server: string) =>
     return {
       transport,
       pid: () => transport.pid,
-      describeClose: () => (transport.exited ? transport.describeExit() : undefined)
+      describeClose: () => (transport.exited || transport.outputClosed ? transport.describeExit() : undefined)
     } satisfies OpenedTransport
   })
 
