@@ -34,6 +34,38 @@ const systemCode = (u: unknown): string | undefined => {
 }
 
 const REFUSED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
+
+/** What a refusal means, in words: `DNS lookup failed for example.invalid (ENOTFOUND)`, not just the code. */
+const refusedDetail = (code: string, cause: unknown): string => {
+  let host: unknown
+  for (let c: unknown = cause, depth = 0; depth < 4 && typeof c === "object" && c !== null; depth++) {
+    host ??= (c as { hostname?: unknown }).hostname
+    c = (c as { cause?: unknown }).cause
+  }
+  const forHost = typeof host === "string" ? ` for ${host}` : ""
+  switch (code) {
+    case "ENOTFOUND":
+      return `DNS lookup failed${forHost}: no such host (${code})`
+    case "EAI_AGAIN":
+      return `DNS lookup failed${forHost}: the resolver did not answer (${code})`
+    case "EHOSTUNREACH":
+      return `host unreachable (${code})`
+    case "ENETUNREACH":
+      return `network unreachable (${code})`
+    default:
+      return `connection refused (${code})`
+  }
+}
+
+/** fetch's own refusals carry no code: `TypeError("fetch failed")` with a cause such as `Error("bad port")`. */
+const fetchDetail = (u: unknown): string | undefined => {
+  if (!(u instanceof TypeError) || u.message !== "fetch failed") return undefined
+  const inner = (u as { cause?: unknown }).cause
+  if (inner instanceof Error && inner.message === "bad port") {
+    return "bad port: fetch never connects to this port (a port the Fetch standard blocks); use another"
+  }
+  return inner instanceof Error ? `fetch failed: ${inner.message}` : undefined
+}
 const RESET = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "ERR_STREAM_DESTROYED"])
 
 /** An HTTP status carried by the SDK's `StreamableHTTPError` or `SseError`. */
@@ -105,14 +137,14 @@ export const connectError = (
     })
   }
   if (code !== undefined && REFUSED.has(code)) {
-    return new McpConnectError({ server, reason: "Refused", detail: `connection refused (${code})`, cause })
+    return new McpConnectError({ server, reason: "Refused", detail: refusedDetail(code, cause), cause })
   }
   if (code !== undefined && RESET.has(code)) {
     return closedError(server, `connection reset (${code})`, { cause })
   }
   const closed = opened?.describeClose?.()
   if (closed !== undefined) return closedError(server, closed)
-  return new McpConnectError({ server, reason: "Handshake", detail: messageOf(cause) })
+  return new McpConnectError({ server, reason: "Handshake", detail: fetchDetail(cause) ?? messageOf(cause) })
 }
 
 const httpError = (server: string, opened: OpenedTransport | undefined, status: number, cause: unknown) => {
