@@ -198,11 +198,13 @@ describe("errors and shutdown", () => {
   it("says 'bad port' and 'DNS lookup failed' instead of 'fetch failed'", async () => {
     const badPort = await runCli(["probe", "--url", "http://127.0.0.1:9/mcp", "--attempts", "1"])
     expect(badPort.code).toBe(1)
-    expect(badPort.stderr).toMatch(/^error: .*bad port/m)
+    expect(badPort.stderr).toMatch(/^error: .*Refused: bad port/m)
+    expect(badPort.stderr).not.toContain("fetch failed")
     const dns = await runCli(["probe", "--url", "http://no-such-host.invalid/mcp", "--attempts", "1"])
     expect(dns.code).toBe(1)
     expect(dns.stderr).toMatch(/^error: .*DNS lookup failed for no-such-host\.invalid/m)
     expect(dns.stderr).not.toMatch(/connection refused \(ENOTFOUND\)/)
+    expect(dns.stderr).not.toContain("fetch failed")
   })
 
   it("prints no 'Fiber terminated with an unhandled error' at shutdown with -v", async () => {

@@ -57,15 +57,15 @@ const refusedDetail = (code: string, cause: unknown): string => {
   }
 }
 
-/** fetch's own refusals carry no code: `TypeError("fetch failed")` with a cause such as `Error("bad port")`. */
-const fetchDetail = (u: unknown): string | undefined => {
+/** The cause under fetch's `TypeError("fetch failed")`, which says what went wrong. */
+const fetchCause = (u: unknown): Error | undefined => {
   if (!(u instanceof TypeError) || u.message !== "fetch failed") return undefined
   const inner = (u as { cause?: unknown }).cause
-  if (inner instanceof Error && inner.message === "bad port") {
-    return "bad port: fetch never connects to this port (a port the Fetch standard blocks); use another"
-  }
-  return inner instanceof Error ? `fetch failed: ${inner.message}` : undefined
+  return inner instanceof Error ? inner : undefined
 }
+
+/** fetch refuses a few ports outright (the Fetch standard's "bad ports", such as 1 and 9), with no code. */
+const isBadPort = (u: unknown): boolean => fetchCause(u)?.message === "bad port"
 const RESET = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "ERR_STREAM_DESTROYED"])
 
 /** An HTTP status carried by the SDK's `StreamableHTTPError` or `SseError`. */
@@ -137,14 +137,32 @@ export const connectError = (
     })
   }
   if (code !== undefined && REFUSED.has(code)) {
-    return new McpConnectError({ server, reason: "Refused", detail: refusedDetail(code, cause), cause })
+    // the cause under fetch's "fetch failed", which adds nothing to the message
+    return new McpConnectError({
+      server,
+      reason: "Refused",
+      detail: refusedDetail(code, cause),
+      cause: fetchCause(cause) ?? cause
+    })
+  }
+  if (isBadPort(cause)) {
+    return new McpConnectError({
+      server,
+      reason: "Refused",
+      detail: "bad port: fetch never connects to this port (a port the Fetch standard blocks); use another"
+    })
   }
   if (code !== undefined && RESET.has(code)) {
     return closedError(server, `connection reset (${code})`, { cause })
   }
   const closed = opened?.describeClose?.()
   if (closed !== undefined) return closedError(server, closed)
-  return new McpConnectError({ server, reason: "Handshake", detail: fetchDetail(cause) ?? messageOf(cause) })
+  const inner = fetchCause(cause)
+  return new McpConnectError({
+    server,
+    reason: "Handshake",
+    detail: inner === undefined ? messageOf(cause) : `fetch failed: ${inner.message}`
+  })
 }
 
 const httpError = (server: string, opened: OpenedTransport | undefined, status: number, cause: unknown) => {
