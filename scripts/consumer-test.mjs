@@ -9,7 +9,7 @@
 //   - checks that `npm ls effect` shows one copy of effect.
 // The temp dir is removed however the run ends. Prints one line per step; npm's and tsc's output only
 // when a step fails. `--keep` keeps the temp dir for a look.
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -88,13 +88,18 @@ const check = (what, ok, detail) => {
 
 const step = (what) => console.log(`consumer-test: ${what} (${((Date.now() - started) / 1000).toFixed(1)}s)`)
 
+/** Removes the temp dir: `rm -rf` (several times faster than fs.rmSync on 12,000 files), else fs.rmSync. */
+const removeTmp = () => {
+  if (spawnSync("rm", ["-rf", tmp], { stdio: "ignore" }).status !== 0) fs.rmSync(tmp, { recursive: true, force: true })
+}
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-resilience-consumer-"))
 let failed = false
 // Ctrl-C or a CI timeout: stop the running child, remove the temp dir
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => {
     for (const child of running) killGroup(child)
-    if (!keep) fs.rmSync(tmp, { recursive: true, force: true })
+    if (!keep) removeTmp()
     process.exit(130)
   })
 }
@@ -195,42 +200,41 @@ try {
     { cwd: app }
   )
   step("the README example type-checks under strict tsc")
-  const ran = await run("running the README example", process.execPath, [path.join(app, "dist", "main.js")], {
-    cwd: app,
-    timeout: 30_000
-  })
+  // 5. the README example, the installed bin and require(), at once (they share nothing)
+  const bin = path.join(app, "node_modules", ".bin", "mcp-resilience")
+  const noColor = { ...process.env, NO_COLOR: "1" }
+  // require() of each package: Node >= 20.19 loads ESM without top-level await
+  const requires = packages.map((name) =>
+    `if (Object.keys(require("@mcp-resilience/${name}")).length === 0) throw new Error("@mcp-resilience/${name} is empty")`
+  )
+  const [ran, demo, help] = await Promise.all([
+    run("running the README example", process.execPath, [path.join(app, "dist", "main.js")], {
+      cwd: app,
+      timeout: 30_000
+    }),
+    run("mcp-resilience demo", bin, ["demo"], { cwd: app, timeout: 30_000, env: noColor }),
+    run("mcp-resilience --help", bin, ["--help"], { cwd: app, env: noColor }),
+    run("require() of every package", process.execPath, ["-e", requires.join("\n")], { cwd: app })
+  ])
   check(
     "the README example's output",
     ran.stdout.includes("1 + 2 = 3"),
     `stdout:\n${ran.stdout}\nstderr:\n${ran.stderr}`
   )
-  step("the README example ran: 1 + 2 = 3")
-
-  // 5. the installed bin
-  const bin = path.join(app, "node_modules", ".bin", "mcp-resilience")
-  const noColor = { ...process.env, NO_COLOR: "1" }
-  const demo = await run("mcp-resilience demo", bin, ["demo"], { cwd: app, timeout: 30_000, env: noColor })
   check(
     "mcp-resilience demo's output",
     demo.stdout.includes("add(1, 2) = 3"),
     `stdout:\n${demo.stdout}\n${demo.stderr}`
   )
-  const help = await run("mcp-resilience --help", bin, ["--help"], { cwd: app, env: noColor })
-  check("mcp-resilience --help", /mcp-resilience/.test(help.stdout), help.stdout)
-  step("mcp-resilience demo and --help ran from the installed bin")
-
-  // 6. require() of each package (Node >= 20.19: require of ESM without top-level await)
-  const requires = packages.map((name) =>
-    `if (Object.keys(require("@mcp-resilience/${name}")).length === 0) throw new Error("@mcp-resilience/${name} is empty")`
-  )
-  await run("require() of every package", process.execPath, ["-e", requires.join("\n")], { cwd: app })
-  step("require() loads every package")
+  check("mcp-resilience --help", /^ {2}mcp-resilience <command> \[options\]$/m.test(help.stdout), help.stdout)
+  check("mcp-resilience --help without colour", !help.stdout.includes("\x1b["), help.stdout)
+  step("the README example ran (1 + 2 = 3); mcp-resilience demo and --help ran from the installed bin; require() works")
 } catch (error) {
   failed = true
   if (!(error instanceof StepFailed)) process.stderr.write(`consumer-test: ${error?.stack ?? error}\n`)
 } finally {
   if (keep) console.log(`consumer-test: kept ${tmp}`)
-  else fs.rmSync(tmp, { recursive: true, force: true })
+  else removeTmp()
 }
 console.log(`consumer-test: ${failed ? "FAILED" : "passed"} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
 process.exit(failed ? 1 : 0)
