@@ -104,7 +104,9 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   })
 }
 try {
-  // 1. pack
+  // 1. build once (each package's prepack builds it too, but four builds at once would race on the
+  // projects they share), then pack
+  await run("tsc -b", path.join(root, "node_modules", ".bin", "tsc"), ["-b"], { cwd: root, timeout: 600_000 })
   const tarballs = path.join(tmp, "tarballs")
   fs.mkdirSync(tarballs)
   await Promise.all(
