@@ -20,7 +20,10 @@ const config: ViteUserConfig = {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    sequence: { concurrent: false }
+    sequence: { concurrent: false },
+    // the console output (Effect's logs among it) of a passing test is dropped; a failing test's is printed
+    silent: "passed-only",
+    slowTestThreshold: 10_000
   }
 }
 

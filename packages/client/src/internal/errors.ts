@@ -35,6 +35,38 @@ const systemCode = (u: unknown): string | undefined => {
 }
 
 const REFUSED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
+
+/** What a refusal means, in words: `DNS lookup failed for example.invalid (ENOTFOUND)`, not just the code. */
+const refusedDetail = (code: string, cause: unknown): string => {
+  let host: unknown
+  for (let c: unknown = cause, depth = 0; depth < 4 && typeof c === "object" && c !== null; depth++) {
+    host ??= (c as { hostname?: unknown }).hostname
+    c = (c as { cause?: unknown }).cause
+  }
+  const forHost = typeof host === "string" ? ` for ${host}` : ""
+  switch (code) {
+    case "ENOTFOUND":
+      return `DNS lookup failed${forHost}: no such host (${code})`
+    case "EAI_AGAIN":
+      return `DNS lookup failed${forHost}: the resolver did not answer (${code})`
+    case "EHOSTUNREACH":
+      return `host unreachable (${code})`
+    case "ENETUNREACH":
+      return `network unreachable (${code})`
+    default:
+      return `connection refused (${code})`
+  }
+}
+
+/** The cause under fetch's `TypeError("fetch failed")`, which says what went wrong. */
+const fetchCause = (u: unknown): Error | undefined => {
+  if (!(u instanceof TypeError) || u.message !== "fetch failed") return undefined
+  const inner = (u as { cause?: unknown }).cause
+  return inner instanceof Error ? inner : undefined
+}
+
+/** fetch refuses a few ports outright (the Fetch standard's "bad ports", such as 1 and 9), with no code. */
+const isBadPort = (u: unknown): boolean => fetchCause(u)?.message === "bad port"
 const RESET = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "ERR_STREAM_DESTROYED"])
 
 /** An HTTP status carried by the SDK's `StreamableHTTPError` or `SseError`. */
@@ -106,14 +138,32 @@ export const connectError = (
     })
   }
   if (code !== undefined && REFUSED.has(code)) {
-    return new McpConnectError({ server, reason: "Refused", detail: `connection refused (${code})`, cause })
+    // the cause under fetch's "fetch failed", which adds nothing to the message
+    return new McpConnectError({
+      server,
+      reason: "Refused",
+      detail: refusedDetail(code, cause),
+      cause: fetchCause(cause) ?? cause
+    })
+  }
+  if (isBadPort(cause)) {
+    return new McpConnectError({
+      server,
+      reason: "Refused",
+      detail: "bad port: fetch never connects to this port (a port the Fetch standard blocks); use another"
+    })
   }
   if (code !== undefined && RESET.has(code)) {
     return closedError(server, `connection reset (${code})`, { cause })
   }
   const closed = opened?.describeClose?.()
   if (closed !== undefined) return closedError(server, closed)
-  return new McpConnectError({ server, reason: "Handshake", detail: messageOf(cause) })
+  const inner = fetchCause(cause)
+  return new McpConnectError({
+    server,
+    reason: "Handshake",
+    detail: inner === undefined ? messageOf(cause) : `fetch failed: ${inner.message}`
+  })
 }
 
 const httpError = (server: string, opened: OpenedTransport | undefined, status: number, cause: unknown) => {
