@@ -59,7 +59,7 @@ export interface RetryBudget {
  * @since 0.1.0
  * @category models
  */
-export const remainingGauge: Metric.Metric.Gauge<number> = Metric.gauge("mcp.client.retry_budget.remaining", {
+export const remainingGauge: Metric.Metric.Gauge<number> = Metric.gauge("retry_budget.remaining", {
   description: "What is left in a retry budget (tokens, or retries allowed in the current window)"
 })
 
@@ -69,7 +69,7 @@ export const remainingGauge: Metric.Metric.Gauge<number> = Metric.gauge("mcp.cli
  * @since 0.1.0
  * @category models
  */
-export const refusedCounter: Metric.Metric.Counter<number> = Metric.counter("mcp.client.retry_budget.refused", {
+export const refusedCounter: Metric.Metric.Counter<number> = Metric.counter("retry_budget.refused", {
   description: "Retries a retry budget refused",
   incremental: true
 })

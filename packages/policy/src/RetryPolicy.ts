@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -214,16 +215,15 @@ export interface RetryOptions<E, E2, R2> {
 }
 
 /**
- * `true` for the errors after which a retry costs a budget's `"timeout"` price: any error whose `_tag` ends in `TimeoutError`.
+ * `true` for the errors after which a retry costs a budget's `"timeout"` price: those marked with
+ * `Transient.TimeoutTypeId` set to `true` (besides, `retry` charges the error its `onTimeout` built).
  *
  * @since 0.1.0
  * @category guards
  */
-export const isTimeoutError = (error: unknown): boolean => {
-  if (typeof error !== "object" || error === null) return false
-  const tag = (error as { readonly _tag?: unknown })._tag
-  return typeof tag === "string" && tag.endsWith("TimeoutError")
-}
+export const isTimeoutError = (error: unknown): boolean =>
+  Predicate.hasProperty(error, Transient.TimeoutTypeId) &&
+  (error as Transient.Transient)[Transient.TimeoutTypeId] === true
 
 const retryOnPredicate = (retryOn: RetryOn): (error: unknown) => boolean => {
   switch (retryOn) {

@@ -340,8 +340,14 @@ const spy = (budget: RetryBudget.RetryBudget) => {
   return { budget: spied, calls }
 }
 
-/** A timeout error of another library: its `_tag` ends in "TimeoutError". */
+/** A timeout error of another library: it marks itself with `Transient.TimeoutTypeId`. */
 class SocketTimeoutError extends Data.TaggedError("SocketTimeoutError")<{ readonly attempt: number }> {
+  readonly [Transient.TransientTypeId] = true
+  readonly [Transient.TimeoutTypeId] = true
+}
+
+/** Named like a timeout but not marked as one: the name alone does not count. */
+class NamedTimeoutError extends Data.TaggedError("NamedTimeoutError")<{}> {
   readonly [Transient.TransientTypeId] = true
 }
 
@@ -416,7 +422,7 @@ describe("RetryPolicy.retry with a budget", () => {
       assert.strictEqual(yield* budget.remaining, 486) // 500 - 10 - 5 + 1
     }))
 
-  it.effect("any error whose _tag ends in TimeoutError is charged as a timeout", () =>
+  it.effect("any error marked with Transient.TimeoutTypeId is charged as a timeout", () =>
     Effect.gen(function*() {
       const { effect } = yield* scripted((n) =>
         n === 1 ? Effect.fail(new SocketTimeoutError({ attempt: n })) : Effect.void
@@ -427,6 +433,7 @@ describe("RetryPolicy.retry with a budget", () => {
       assert.isTrue(RetryPolicy.isTimeoutError(new SocketTimeoutError({ attempt: 1 })))
       assert.isFalse(RetryPolicy.isTimeoutError(transient(1)))
       assert.isFalse(RetryPolicy.isTimeoutError("TimeoutError"))
+      assert.isFalse(RetryPolicy.isTimeoutError(new NamedTimeoutError()))
     }))
 
   it.effect("one budget shared by two concurrent runs: together they get what it holds", () =>
