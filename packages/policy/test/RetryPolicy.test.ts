@@ -335,7 +335,8 @@ const spy = (budget: RetryBudget.RetryBudget) => {
         (granted) => Effect.as(at(`${kind} ${granted ? "granted" : "refused"}`), granted)
       ),
     onSuccess: Effect.zipRight(at("success"), budget.onSuccess),
-    remaining: budget.remaining
+    remaining: budget.remaining,
+    probeInterval: budget.probeInterval
   }
   return { budget: spied, calls }
 }
@@ -364,11 +365,11 @@ describe("RetryPolicy.retry with a budget", () => {
       assert.strictEqual(yield* budget.remaining, 491)
     }))
 
-  it.effect("a refused retry fails at once with the original error, without waiting", () =>
+  it.effect("with probeInterval infinity, a refused retry fails at once with the original error, without waiting", () =>
     Effect.gen(function*() {
       const { effect, starts } = yield* scripted((n) => Effect.fail(transient(n)))
       const retries = yield* Ref.make(0)
-      const { budget, calls } = spy(RetryBudget.tokenBucket({ capacity: 10 }))
+      const { budget, calls } = spy(RetryBudget.tokenBucket({ capacity: 10, probeInterval: Duration.infinity }))
       const { endedAt, exit } = yield* drive(
         RetryPolicy.retry(effect, noJitter({ maxAttempts: 10 }), {
           onTimeout,
@@ -438,8 +439,8 @@ describe("RetryPolicy.retry with a budget", () => {
 
   it.effect("one budget shared by two concurrent runs: together they get what it holds", () =>
     Effect.gen(function*() {
-      // 15 tokens: three retries of 5 between both runs
-      const budget = RetryBudget.tokenBucket({ capacity: 15 })
+      // 15 tokens: three retries of 5 between both runs (and no probes)
+      const budget = RetryBudget.tokenBucket({ capacity: 15, probeInterval: Duration.infinity })
       const a = yield* scripted((n) => Effect.fail(transient(n)))
       const b = yield* scripted((n) => Effect.fail(transient(n)))
       const policy = noJitter({ maxAttempts: 10 })
@@ -463,7 +464,7 @@ describe("RetryPolicy.retry with a budget", () => {
 
   it.effect("a shared ratio budget lets a fleet retry about 10 % of its requests per window", () =>
     Effect.gen(function*() {
-      const budget = RetryBudget.ratio({ minRetries: 2 })
+      const budget = RetryBudget.ratio({ minRetries: 2, probeInterval: Duration.infinity })
       // 50 requests that each fail once, then succeed, all at 0: 10 % of 50 = 5 retries
       const runs = yield* Effect.forEach(
         Array.from({ length: 50 }),
