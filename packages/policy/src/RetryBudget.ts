@@ -14,7 +14,8 @@
  *   window so that a quiet client can still retry.
  *
  * A refused retry does not end the run: it becomes a probe at the budget's minimum pace
- * (`probeInterval`, 30 s on average per run, jittered to 15..45 s), which takes nothing from the
+ * (`probeInterval`: one probe per 30 s on average per run, with full jitter: each wait is drawn
+ * from 0..60 s, never shorter than the policy's own delay), which takes nothing from the
  * budget, so that an outage with no success cannot strand a client (after gRPC's retry
  * throttling, which never stops new work, and Envoy's `min_retry_concurrency`).
  *
@@ -58,7 +59,7 @@ export interface RetryBudget {
   readonly remaining: Effect.Effect<number>
   /**
    * The minimum pace of a run whose retry this budget refused: `RetryPolicy.retry` then waits
-   * `max(the policy's delay, probeInterval x U[0.5, 1.5))` and makes one more attempt, which takes
+   * `max(the policy's delay, probeInterval x U[0, 2))` and makes one more attempt, which takes
    * nothing from the budget, instead of failing (within the policy's `maxAttempts` and `deadline`).
    * `Duration.infinity` fails at once instead. Absent: {@link defaultProbeInterval}.
    */
@@ -67,7 +68,8 @@ export interface RetryBudget {
 
 /**
  * 30 seconds: when a budget is empty, each run that it refused still makes one attempt per 30 s
- * on average (jittered to 15..45 s), so that an outage with no success cannot strand a client.
+ * on average (each wait drawn from 0..60 s, never shorter than the policy's own delay), so that
+ * an outage with no success cannot strand a client.
  * The same as `RetryPolicy.default`'s cap: a client never probes faster than a default policy
  * retries at its slowest.
  *
@@ -163,7 +165,7 @@ const nonNegative = (what: string, value: number): number => {
  * success puts `successRefund` (1) back, never above `capacity`.
  *
  * A retry whose cost exceeds the tokens left is refused and takes nothing; the refused run
- * then probes once per `probeInterval` (30 s, jittered) until it succeeds or its policy ends it
+ * then probes once per `probeInterval` on average (30 s, full jitter) until it succeeds or its policy ends it
  * (`probeInterval: Duration.infinity`: it fails with its error at once). The bucket does not
  * refill with time, only with successes: after 100 retries against a dead server it is empty,
  * and the first probes that succeed refill it. Throws a `RangeError` on negative or non-finite
@@ -241,7 +243,7 @@ export interface RatioOptions {
  *
  * The window slides in `buckets` steps (10 by default, so 1 s steps): a request or retry stops
  * counting between `window - window / buckets` and `window` after it was made. A refused run
- * probes once per `probeInterval` (30 s, jittered); probes count neither as requests nor as
+ * probes once per `probeInterval` on average (30 s, full jitter); probes count neither as requests nor as
  * retries. Throws a `RangeError` on invalid options.
  *
  * @since 0.1.0

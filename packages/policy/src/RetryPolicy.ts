@@ -212,7 +212,7 @@ export interface RetryOptions<E, E2, R2> {
   /**
    * A budget shared with other runs: `onAttempt` before the first attempt, `tryRetry` before
    * each retry (`"timeout"` after a timed-out attempt), `onSuccess` on success. When it refuses,
-   * the run waits `max(its delay, budget.probeInterval x U[0.5, 1.5))` and probes (within
+   * the run waits `max(its delay, budget.probeInterval x U[0, 2))` and probes (within
    * `maxAttempts` and `deadline`); with a `probeInterval` of infinity it fails at once with the
    * error of the last attempt.
    */
@@ -298,15 +298,16 @@ const makeSchedule = <R2 = never>(
       }
       if (budget === undefined) return go(delay, false)
       // The budget is asked last, so that a retry the policy would not make takes nothing from
-      // it. Refused, the run probes at the budget's minimum pace instead of giving up: a jittered
-      // `probeInterval` (15..45 s by default), never sooner than the policy's own delay.
+      // it. Refused, the run probes at the budget's minimum pace instead of giving up: a wait
+      // drawn uniformly from [0, 2 x probeInterval) (full jitter: a mean of 30 s by default, and
+      // a fleet's probes do not fall into waves), never shorter than the policy's own delay.
       const probeMillis = Duration.toMillis(budget.budget.probeInterval ?? RetryBudget.defaultProbeInterval)
       return Effect.flatMap(budget.budget.tryRetry(budget.kindOf(error)), (granted) => {
         if (granted) return go(delay, false)
         if (!Number.isFinite(probeMillis)) return stop
         return Effect.flatMap(
           Random.next,
-          (u) => go(Duration.max(delay, Duration.millis(Math.round(probeMillis * (0.5 + u)))), true)
+          (u) => go(Duration.max(delay, Duration.millis(Math.round(2 * probeMillis * u))), true)
         )
       })
     })
@@ -404,7 +405,7 @@ const retry_ = <A, E, R, E2, R2>(
  *   the policy would make (kind `"timeout"` when the failed attempt timed out: the error built
  *   by `onTimeout`, or any error for which `isTimeoutError` holds), and `onSuccess` on success.
  *   When `tryRetry` refuses, the attempt after the wait is a probe (`RetryStep.probe`): the
- *   wait is `max(the delay above, probeInterval x U[0.5, 1.5))` on Effect's `Random`
+ *   wait is `max(the delay above, probeInterval x U[0, 2))` on Effect's `Random`
  *   (`probeInterval`: the budget's, 30 s by default), it takes nothing from the budget, and it
  *   counts as an attempt; when it would start after the deadline, or `probeInterval` is
  *   infinite, the run fails at once with that attempt's error, without waiting.

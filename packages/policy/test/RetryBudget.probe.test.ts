@@ -1,7 +1,7 @@
 /**
  * Issue 19: an empty retry budget does not strand a client. A run whose retry the budget refuses
- * probes at the budget's minimum pace (`probeInterval`, 30 s by default, jittered to 15..45 s)
- * instead of failing; a probe takes nothing from the budget, and successes refill it.
+ * probes at the budget's minimum pace (`probeInterval`, 30 s by default, on average: each wait is
+ * drawn from [0, 60 s), never shorter than the policy's own delay) instead of failing; a probe takes nothing from the budget, and successes refill it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { RetryBudget, RetryPolicy, Transient } from "@mcp-resilience/policy"
@@ -39,7 +39,7 @@ const eager = RetryPolicy.make({ maxAttempts: 10_000, base: "100 millis", cap: "
 const gaps = (times: ReadonlyArray<number>) => times.slice(1).map((t, i) => t - times[i]!)
 
 describe("an empty retry budget probes instead of stranding", () => {
-  it.effect("an empty token bucket in a total outage: one probe per 15..45 s, about 120 over a virtual hour", () =>
+  it.effect("an empty token bucket in a total outage: one probe per 30 s on average, about 120 over a virtual hour", () =>
     Effect.gen(function*() {
       const budget = RetryBudget.tokenBucket() // the default probeInterval: 30 s
       assert.strictEqual(yield* drain(budget), 100)
@@ -53,12 +53,13 @@ describe("an empty retry budget probes instead of stranding", () => {
       yield* TestClock.adjust("1 hour")
       const hour = attempts.filter((t) => t < 3_600_000)
       // the first attempt at 0, then probes at 30 s on average: 3600 / 30 = 120 in the hour
-      assert.isAtLeast(hour.length, 105, `attempts in the hour: ${hour.length}`)
-      assert.isAtMost(hour.length, 135, `attempts in the hour: ${hour.length}`)
-      for (const gap of gaps(hour)) {
-        assert.isAtLeast(gap, 15_000, `a probe came ${gap} ms after the previous attempt`)
-        assert.isBelow(gap, 45_000, `a probe came ${gap} ms after the previous attempt`)
-      }
+      assert.isAtLeast(hour.length, 100, `attempts in the hour: ${hour.length}`)
+      assert.isAtMost(hour.length, 140, `attempts in the hour: ${hour.length}`)
+      // each wait is drawn from [0, 60 s): never longer, and spread over the whole range
+      const waits = gaps(hour)
+      for (const gap of waits) assert.isBelow(gap, 60_000, `a probe came ${gap} ms after the previous attempt`)
+      assert.isTrue(waits.some((gap) => gap < 15_000), "some waits under 15 s")
+      assert.isTrue(waits.some((gap) => gap > 45_000), "some waits over 45 s")
       assert.isTrue(steps.every((s) => s.probe), "every retry of an empty budget is a probe")
       // probes take nothing: the bucket is still empty, and it still says so
       assert.strictEqual(yield* budget.remaining, 0)
@@ -66,7 +67,7 @@ describe("an empty retry budget probes instead of stranding", () => {
       yield* Fiber.interrupt(fiber)
     }))
 
-  it.effect("probeInterval sets the pace: 10 s gives one probe per 5..15 s", () =>
+  it.effect("probeInterval sets the pace: 10 s gives one probe per 10 s on average, none more than 20 s apart", () =>
     Effect.gen(function*() {
       const budget = RetryBudget.ratio({ minRetries: 0, probeInterval: "10 seconds" })
       const { attempts, connect } = server(Number.POSITIVE_INFINITY)
@@ -78,10 +79,7 @@ describe("an empty retry budget probes instead of stranding", () => {
       // 1200 / 10 = 120 expected
       assert.isAtLeast(attempts.length, 105, `attempts in 20 minutes: ${attempts.length}`)
       assert.isAtMost(attempts.length, 135, `attempts in 20 minutes: ${attempts.length}`)
-      for (const gap of gaps(attempts)) {
-        assert.isAtLeast(gap, 5_000)
-        assert.isBelow(gap, 15_000)
-      }
+      for (const gap of gaps(attempts)) assert.isBelow(gap, 20_000)
       yield* Fiber.interrupt(fiber)
     }))
 
@@ -89,7 +87,7 @@ describe("an empty retry budget probes instead of stranding", () => {
     Effect.gen(function*() {
       const budget = RetryBudget.tokenBucket({ capacity: 0 })
       const { attempts, connect } = server(Number.POSITIVE_INFINITY)
-      // no jitter: the policy waits 1, 2, 4, ... 64 s (cap 64 s); the probe at most 45 s
+      // no jitter: the policy waits 1, 2, 4, ... 64 s (cap 64 s); a probe's own wait is under 60 s
       const slow = RetryPolicy.make({ jitter: "none", cap: "64 seconds", deadline: "5 minutes", maxAttempts: 100 })
       const fiber = yield* RetryPolicy.retry(connect, slow, { onTimeout, budget }).pipe(
         Effect.withRandom(Random.make(5)),
@@ -129,10 +127,10 @@ describe("an empty retry budget probes instead of stranding", () => {
           ).pipe(Effect.fork)
           yield* TestClock.adjust("10 minutes")
           const exits = yield* Fiber.join(fiber)
-          // no client is stranded: all connected, within one probe (45 s) of the server's return
+          // no client is stranded: all connected, within one probe (under 60 s) of the server's return
           assert.strictEqual(exits.filter(Exit.isSuccess).length, 50)
           const connectedAt = exits.map((e) => (Exit.isSuccess(e) ? e.value : Infinity))
-          assert.isAtMost(Math.max(...connectedAt), upAt + 45_000)
+          assert.isBelow(Math.max(...connectedAt), upAt + 60_000)
           // the outage load: 50 first attempts, at most 100 granted retries (the bucket's 500 / 5;
           // the ratio's 10 % of 50 requests or its floor of 10 per 10 s: 300), then about one probe
           // per client per 30 s (50 x 300 / 30 = 500); without a budget this policy's full jitter
@@ -153,14 +151,17 @@ describe("an empty retry budget probes instead of stranding", () => {
       const budget = RetryBudget.tokenBucket({ capacity: 10 })
       yield* drain(budget)
       const a = server(60_000)
-      // a probe (15..45 s) carries the run through the outage; its success refunds 1 token
-      const first = yield* RetryPolicy.retry(a.connect, eager, { onTimeout, budget }).pipe(
-        Effect.withRandom(Random.make(1)),
-        Effect.fork
-      )
+      // probes carry the run through the outage; its success refunds 1 token
+      const probes: Array<boolean> = []
+      const first = yield* RetryPolicy.retry(a.connect, eager, {
+        onTimeout,
+        budget,
+        onRetry: (step) => Effect.sync(() => probes.push(step.probe))
+      }).pipe(Effect.withRandom(Random.make(1)), Effect.fork)
       yield* TestClock.adjust("5 minutes")
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(first)))
-      assert.isAtLeast(gaps(a.attempts).filter((g) => g >= 15_000).length, 2, "it probed at least twice")
+      assert.isAtLeast(probes.length, 2, "it probed at least twice")
+      assert.isTrue(probes.every((p) => p), "every retry of the empty bucket was a probe")
       // five successes buy one retry (5 tokens)
       for (let i = 0; i < 4; i++) yield* budget.onSuccess
       assert.strictEqual(yield* budget.remaining, 5)

@@ -4,12 +4,13 @@
  * t = 30 s and completes 50 handshakes per second. Each client runs the real `McpClient.make`
  * in virtual time against a simulated server; seeded; 20 seeds per strategy.
  *
- *   pnpm bench:herd                 full run: 6 strategies x {budget off, one shared token bucket} x 20 seeds
- *                                   (no jitter once: it has no randomness); writes docs/herd.md and docs/img/herd-*.svg
+ *   pnpm bench:herd                 full run: 6 strategies x {budget off, one shared token bucket, one shared
+ *                                   10 % ratio budget} x 20 seeds (no jitter without a budget once: it has no
+ *                                   randomness); writes docs/herd.md, its summary in docs/benchmarks.md, docs/img/herd-*.svg
  *   pnpm bench:herd --quick         100 clients, 5 handshakes/s, 2 seeds, in one process, plus the checks below; prints only
  *   pnpm bench:herd --no-write      full run, prints only
  *   --candidates                    also run candidate defaults (the former default: 5 attempts, 10 s cap)
- *   --ratio                         also run with one shared 10 % ratio budget
+ *   --no-ratio                      leave out the shared 10 % ratio budget
  *   --seeds N  --clients N  --capacity N  --jobs N (worker processes; default: one per core)
  *
  * `--quick` also checks the harness itself: a small fleet gives the same attempt times on the
@@ -201,7 +202,7 @@ const main = async () => {
     horizonSeconds: 900
   }
   const seeds = option("--seeds") ?? (quick ? 2 : 20)
-  const budgets: ReadonlyArray<BudgetMode> = flag("--ratio") ? ["off", "bucket", "ratio"] : ["off", "bucket"]
+  const budgets: ReadonlyArray<BudgetMode> = flag("--no-ratio") ? ["off", "bucket"] : ["off", "bucket", "ratio"]
   const studied = flag("--candidates") ? allStrategies : strategies
   const workers = option("--jobs") ?? (quick ? 1 : Math.max(1, os.availableParallelism?.() ?? os.cpus().length))
   const started = performance.now()
@@ -214,11 +215,12 @@ const main = async () => {
       `${studied.length} strategies x ${budgets.length} budget modes x ${seeds} seeds on ${workers} worker(s)`
   )
 
-  // a strategy with no randomness (no jitter) gives the same run for every seed: it runs once
+  // a strategy with no randomness (no jitter, no budget) gives the same run for every seed: it
+  // runs once; with a budget a refused client's probe is jittered, so every strategy is random
   const jobs: Array<Job> = []
   for (const budget of budgets) {
     studied.forEach((s, strategy) => {
-      for (let seed = 1; seed <= (s.random ? seeds : 1); seed++) {
+      for (let seed = 1; seed <= (s.random || budget !== "off" ? seeds : 1); seed++) {
         jobs.push({ id: jobs.length, strategy, budget, seed, scenario })
       }
     })
