@@ -8,7 +8,7 @@ import { Transient } from "@mcp-resilience/policy"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 
-const { RetryAfterTypeId, TransientTypeId } = Transient
+const { RetryAfterTypeId, TimeoutTypeId, TransientTypeId } = Transient
 
 const DurationSchema = Schema.DurationFromSelf
 
@@ -100,6 +100,14 @@ export class McpTimeoutError extends Schema.TaggedError<McpTimeoutError>("@mcp-r
    * @since 0.1.0
    */
   get [TransientTypeId](): boolean {
+    return true
+  }
+  /**
+   * A timeout: a retry after it costs a retry budget's `"timeout"` price.
+   *
+   * @since 0.1.0
+   */
+  get [TimeoutTypeId](): boolean {
     return true
   }
   /**

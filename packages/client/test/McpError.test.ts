@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { RetryPolicy } from "@mcp-resilience/policy"
 import { Duration } from "effect"
 import {
   McpAuthError,
@@ -98,6 +99,13 @@ describe("messages", () => {
   it("carry Retry-After through the policy protocol", () => {
     const e = new McpConnectError({ server, reason: "Http", status: 429, detail: "", retryAfter: Duration.seconds(7) })
     assert.deepStrictEqual(e.retryAfter, Duration.seconds(7))
+  })
+
+  it("mark only McpTimeoutError as a timeout for retry budgets (the policy's type id, not its name)", () => {
+    assert.isTrue(
+      RetryPolicy.isTimeoutError(new McpTimeoutError({ server, operation: "x", after: Duration.seconds(1) }))
+    )
+    assert.isFalse(RetryPolicy.isTimeoutError(new McpConnectError({ server, reason: "Refused", detail: "" })))
   })
 
   it("maybeExecuted reads the flag of connect and timeout errors", () => {
