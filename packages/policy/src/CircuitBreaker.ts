@@ -190,17 +190,6 @@ export interface CircuitBreaker<E2> {
   readonly current: () => State
   /** Runs `self` if the breaker admits it, recording its outcome; otherwise fails with `onRejected(info)` without running it. */
   readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R>
-  /**
-   * For work started outside Effect (a batch of requests run from one fiber): when the breaker
-   * is `Closed`, admits one call, as `execute` would, and returns the function that records how
-   * it ended (`undefined` for a success, else the failure's `Cause`). That function returns the
-   * effect that publishes a transition the outcome caused, if any, which the caller must run
-   * (it is uninterruptible). Returns `undefined` in any other state: use `execute`, which
-   * rejects or admits a probe.
-   */
-  readonly admitClosed: () =>
-    | ((failure: Cause.Cause<unknown> | undefined) => Effect.Effect<void> | undefined)
-    | undefined
   /** Opens the breaker by hand (`Isolated`) until `reset`. */
   readonly isolate: Effect.Effect<void>
   /** Closes the breaker and forgets every outcome and the break schedule's progress. */
@@ -253,29 +242,6 @@ class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
       // neither way, which is what interruption means here anyway.
       this.live._tag === "Closed" ? this.run(self, this.epoch, false) : this.admit(self)
     )
-
-  readonly admitClosed = ():
-    | ((failure: Cause.Cause<unknown> | undefined) => Effect.Effect<void> | undefined)
-    | undefined =>
-  {
-    if (this.live._tag !== "Closed") return undefined
-    const epoch = this.epoch
-    const startedAt = this.slowMillis === undefined ? 0 : this.clock.unsafeCurrentTimeMillis()
-    // as `run` records an outcome
-    return (failure) =>
-      this.record(
-        failure === undefined
-          ? "success"
-          : Cause.isInterruptedOnly(failure)
-          ? "ignored"
-          : this.countsAsFailure(failure)
-          ? "failure"
-          : "success",
-        startedAt,
-        epoch,
-        false
-      )
-  }
 
   /** Admission outside `Closed`: taking a probe slot and running the probe must not be separated by an interruption. */
   private admit<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> {
