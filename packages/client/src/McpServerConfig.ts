@@ -17,6 +17,7 @@ import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "./internal/httpFetch.js"
+import { redactUrl } from "./internal/redact.js"
 import { McpConfigError } from "./McpError.js"
 
 const NonEmpty = Schema.String.pipe(
@@ -31,9 +32,14 @@ const NonEmpty = Schema.String.pipe(
  */
 export const HttpUrl = Schema.String.pipe(
   Schema.filter((s) => {
-    if (!URL.canParse(s)) return `"${s}" is not a URL`
-    const protocol = new URL(s).protocol
-    return protocol === "http:" || protocol === "https:" || `"${s}" must use http: or https:, not ${protocol}`
+    // the URL is shown redacted: it may carry a token in its query or userinfo
+    if (!URL.canParse(s)) return `"${redactUrl(s)}" is not a URL`
+    const url = new URL(s)
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return `"${redactUrl(s)}" must use http: or https:, not ${url.protocol}`
+    }
+    return url.username === "" && url.password === "" ||
+      `"${redactUrl(s)}" has credentials in it, which fetch refuses; send them in a header (e.g. Authorization)`
   })
 )
 

@@ -16,6 +16,7 @@ import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { recordingFetch } from "./internal/httpFetch.js"
+import { scrubber } from "./internal/redact.js"
 import { acquireRelease, addFinalizer, bounded } from "./internal/release.js"
 import { defaultEnvironment, StdioTransport } from "./internal/stdioTransport.js"
 import { type McpAuthError, McpConnectError } from "./McpError.js"
@@ -47,6 +48,8 @@ export interface OpenedTransport {
   readonly describeClose?: (() => string | undefined) | undefined
   /** The last non-2xx HTTP answer, for HTTP transports. */
   readonly lastHttpError?: (() => HttpExchange | undefined) | undefined
+  /** Replaces the secret values of the config (headers, env) in a text the server wrote. */
+  readonly scrub?: ((text: string) => string) | undefined
 }
 
 /**
@@ -117,7 +120,14 @@ const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: st
         ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
         // the SDK's SSE transport uses `fetch` for the event stream too, adding `requestInit`'s headers
         : new SSEClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
-      return { transport, lastHttpError: recorder.last } satisfies OpenedTransport
+      return {
+        transport,
+        lastHttpError: recorder.last,
+        // a header's value, and its credentials alone (the token after `Bearer `)
+        scrub: scrubber(
+          Object.values(config.headers).flatMap((v) => [Redacted.value(v), ...Redacted.value(v).split(/\s+/).slice(1)])
+        )
+      } satisfies OpenedTransport
     }),
     ({ transport }) =>
       Effect.gen(function*() {
@@ -138,6 +148,7 @@ const openStdio = (config: McpServerConfig.Stdio, server: string) =>
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
     const transport = new StdioTransport({
+      scrub: scrubber(Object.values(config.env).map(Redacted.value)),
       command: config.command,
       args: config.args,
       env: { ...defaultEnvironment(), ...unredact(config.env) },

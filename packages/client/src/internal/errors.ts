@@ -134,7 +134,8 @@ export const connectError = (
       server,
       reason: "Spawn",
       detail: `could not start the command (${code ?? "error"})`,
-      cause
+      // not Node's error itself: it carries the command line (spawnargs), which may hold a token
+      cause: new Error(`spawn failed: ${code ?? "error"}`)
     })
   }
   if (code !== undefined && REFUSED.has(code)) {
@@ -162,13 +163,17 @@ export const connectError = (
   return new McpConnectError({
     server,
     reason: "Handshake",
-    detail: inner === undefined ? messageOf(cause) : `fetch failed: ${inner.message}`
+    detail: scrub(opened, inner === undefined ? messageOf(cause) : `fetch failed: ${inner.message}`)
   })
 }
 
+/** `text` without the secrets the transport's config holds. */
+const scrub = (opened: OpenedTransport | undefined, text: string): string => opened?.scrub?.(text) ?? text
+
 const httpError = (server: string, opened: OpenedTransport | undefined, status: number, cause: unknown) => {
   const exchange = opened?.lastHttpError?.()
-  const detail = messageOf(cause).replace(/^(Streamable HTTP error|SSE error): /, "")
+  // the body of an answer is the server's text: it may echo a header we sent (a token)
+  const detail = scrub(opened, messageOf(cause).replace(/^(Streamable HTTP error|SSE error): /, ""))
   if (status === 401 || status === 403) return new McpAuthError({ server, status, detail })
   return new McpConnectError({
     server,

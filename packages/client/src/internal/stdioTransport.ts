@@ -37,6 +37,8 @@ export interface StdioOptions {
   readonly env: Record<string, string>
   readonly cwd: string | undefined
   readonly stderr: "log" | "inherit" | "ignore"
+  /** Replaces the config's secret values (env) in what the server writes on stderr. */
+  readonly scrub: (text: string) => string
   readonly onStderrLine: (line: string) => void
   readonly onInvalidMessage: (line: string, error: unknown) => void
 }
@@ -240,7 +242,7 @@ export class StdioTransport implements Transport {
     this.stderrPartial = lines.pop() ?? ""
     if (this.stderrPartial.length > MAX_LINE) this.stderrPartial = this.stderrPartial.slice(-MAX_LINE)
     for (const raw of lines) {
-      const line = raw.replace(/\r$/, "").slice(0, MAX_LINE)
+      const line = this.options.scrub(raw.replace(/\r$/, "")).slice(0, MAX_LINE)
       if (line === "") continue
       if (this.stderrCause === undefined && ERROR_LINE.test(line)) this.stderrCause = line
       this.stderrTail.push(line)
