@@ -14,6 +14,12 @@ const DurationSchema = Schema.DurationFromSelf
 
 const where = (server: string) => `[${server}]`
 
+/** At most 50 names of at most 100 characters: the names are the server's, and there may be thousands. */
+const knownList = (names: ReadonlyArray<string>): string => {
+  const shown = names.slice(0, 50).map((name) => (name.length > 100 ? `${name.slice(0, 100)}...` : name))
+  return names.length > 50 ? `${shown.join(", ")} and ${names.length - 50} more` : shown.join(", ")
+}
+
 const withCause = (text: string, cause: unknown): string => {
   if (cause === undefined) return text
   const detail = cause instanceof Error ? cause.message : typeof cause === "string" ? cause : undefined
@@ -260,7 +266,7 @@ export class McpToolError extends Schema.TaggedError<McpToolError>("@mcp-resilie
     if (this.reason === "UnknownTool") {
       const known = this.knownTools === undefined || this.knownTools.length === 0
         ? "the server offers no tools"
-        : `known tools: ${this.knownTools.join(", ")}`
+        : `known tools: ${knownList(this.knownTools)}`
       return `${where(this.server)} unknown tool "${this.tool}"; ${known}`
     }
     const text = this.text

@@ -85,6 +85,12 @@ describe("messages", () => {
         .message,
       "[s] unknown tool \"nope\"; known tools: a, b"
     )
+    // a server with 10,000 tools (some with long names) does not make a 100 KB message
+    const many = Array.from({ length: 10_000 }, (_, i) => (i === 0 ? "x".repeat(5_000) : `tool_${i}`))
+    const long = new McpToolError({ server: "s", tool: "nope", reason: "UnknownTool", content: [], knownTools: many })
+    assert.isBelow(long.message.length, 2_000)
+    assert.include(long.message, `${"x".repeat(100)}..., tool_1, tool_2`)
+    assert.isTrue(long.message.endsWith("tool_49 and 9950 more"), long.message.slice(-40))
     assert.strictEqual(
       new McpToolError({ server: "s", tool: "t", reason: "IsError", content: [{ type: "text", text: "bad input" }] })
         .message,
