@@ -114,7 +114,9 @@ const deleteSession = async (
 const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: string) =>
   acquireRelease(
     Effect.sync(() => {
-      const recorder = recordingFetch(config.maxMessageBytes)
+      // a GET stream that cannot be reopened means the server is gone: closing the transport ends the
+      // session, and the supervisor replaces it (with health checks off too)
+      const recorder = recordingFetch(config.maxMessageBytes, () => void transport.close())
       const requestInit: RequestInit = { headers: unredact(config.headers) }
       const transport = config._tag === "Http"
         ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })

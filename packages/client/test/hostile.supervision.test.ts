@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
 import { flakyInitHttp } from "./fixtures/hostileHttp.js"
+import { spawnHttpFixture } from "./fixtures/paths.js"
 
 /** One attempt per connect run: what happens between runs is the supervisor's doing. */
 const policy = RetryPolicy.make({ maxAttempts: 1, base: "50 millis", cap: "200 millis", jitter: "none" })
@@ -57,4 +58,34 @@ describe("supervision against odd servers", () => {
       assert.isAtMost(during.length, 4, `initialize requests in 3 s: ${during.length}`)
       assert.isAtLeast(during.length, 2, `initialize requests in 3 s: ${during.length}`)
     })))
+})
+
+describe("dead HTTP peers", () => {
+  it.live("a server that dies is noticed with health checks off and no call: the session is replaced", () =>
+    Effect.gen(function*() {
+      const first = yield* Effect.acquireRelease(
+        Effect.promise(() => spawnHttpFixture()),
+        (server) => Effect.promise(() => server.kill())
+      )
+      const tools = yield* McpTools.make({
+        server: McpServerConfig.http({ name: "dies", url: first.url }),
+        policy: RetryPolicy.make({ maxAttempts: 100, base: "100 millis", cap: "200 millis", jitter: "none" })
+      })
+      yield* tools.call("echo", { text: "up" })
+      // let the GET event stream open, then kill the server outright
+      yield* realSleep(300)
+      yield* Effect.promise(() => first.kill("SIGKILL"))
+      yield* eventually(
+        Effect.map(tools.status, (s) => s._tag !== "Connected"),
+        5_000,
+        "the dead server still shows as Connected"
+      )
+      // it comes back on the same port: the layer reconnects by itself
+      yield* Effect.acquireRelease(
+        Effect.promise(() => spawnHttpFixture(["--port", String(first.port)])),
+        (server) => Effect.promise(() => server.kill())
+      )
+      yield* eventually(Effect.map(tools.status, (s) => s._tag === "Connected"), 10_000, "not connected again")
+      assert.deepStrictEqual((yield* tools.call("echo", { text: "back" })).content, [{ type: "text", text: "back" }])
+    }).pipe(Effect.scoped))
 })

@@ -7,7 +7,8 @@
  *    the breaker, sends `tools/call` with the call's deadline (`session.request`);
  * 3. a failed attempt is classified: retried under the call policy only while that is safe
  *    (it never reached the server, or the tool is read-only/idempotent), else failed as is;
- *    a 404 (the HTTP session expired) also marks the session dead so the supervisor replaces it;
+ *    a 404 (the HTTP session expired) or a refused connection also marks the session dead, so the
+ *    supervisor replaces it;
  * 4. an `isError: true` result becomes `McpToolError`;
  * 5. around it all: the client span `tools/call {tool}`, and the call's metrics.
  *
@@ -66,6 +67,11 @@ export interface CallContext {
 const sessionExpired = (error: unknown): error is McpConnectError =>
   (error as McpConnectError)?._tag === "McpConnectError" && (error as McpConnectError).status === 404
 
+/** The session is gone: the HTTP session expired, or nothing accepts connections any more. */
+const sessionLost = (error: unknown): error is McpConnectError =>
+  sessionExpired(error) || ((error as McpConnectError)?._tag === "McpConnectError" &&
+    (error as McpConnectError).reason === "Refused")
+
 const outcomeOf = (exit: Exit.Exit<unknown, CallError>): CallOutcome => {
   if (exit._tag === "Success") return "success"
   if (exit.cause._tag !== "Fail") return "error"
@@ -99,7 +105,7 @@ export const makeCall = (context: CallContext) => {
         (live) =>
           Effect.tapError(live.session.callTool(name, args, timeoutMillis), (error) =>
             Effect.sync(() => {
-              if (sessionExpired(error)) live.kill(error)
+              if (sessionLost(error)) live.kill(error)
             }))
       )
     })

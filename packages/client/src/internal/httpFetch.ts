@@ -9,7 +9,8 @@
  *    (an answer past it fails its requests with `MessageTooLarge`; the GET stream errors, and
  *    the SDK reconnects it);
  * 4. ends the requests of a POST whose event stream broke before it carried an event id (the
- *    SDK could not resume it, and would leave them waiting until their deadline).
+ *    SDK could not resume it, and would leave them waiting until their deadline);
+ * 5. tells the transport's owner when the GET event stream cannot be reopened: a dead server.
  *
  * @internal
  */
@@ -168,8 +169,15 @@ export interface RecordingFetch {
   readonly inFlight: () => number
 }
 
-/** @internal */
-export const recordingFetch = (maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES): RecordingFetch => {
+/**
+ * @param onGetFailed called when the GET event stream cannot be opened (the server is gone: the
+ *   SDK would retry it twice, then stop listening and never say so)
+ * @internal
+ */
+export const recordingFetch = (
+  maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+  onGetFailed?: (error: unknown) => void
+): RecordingFetch => {
   let last: HttpExchange | undefined
   // the controller of the POST that carries each request still in flight
   const posts = new Map<Id, AbortController>()
@@ -195,6 +203,7 @@ export const recordingFetch = (maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYT
       response = await fetch(url, { ...init, ...(signal === undefined ? {} : { signal }) })
     } catch (error) {
       release()
+      if (init?.method === "GET" && signal?.aborted !== true) onGetFailed?.(error)
       throw error
     }
     if (!response.ok) {
