@@ -10,7 +10,10 @@ const REDACTED = "<redacted>"
 /** `url` with its password, username and query values replaced; text that is no URL comes back as is. @internal */
 export const redactUrl = (url: string): string => {
   if (!URL.canParse(url)) {
-    return url.replace(/\/\/[^/@\s]*@/, `//${REDACTED}@`).replace(/([?&][^=&#\s]+)=[^&#\s]*/g, `$1=${REDACTED}`)
+    // a `${env:NAME}` reference (a config file's, in place of the value) names no secret: it stays
+    return url
+      .replace(/\/\/([^/@\s]*)@/, (all, userinfo: string) => (/^\$\{[^}]+\}$/.test(userinfo) ? all : `//${REDACTED}@`))
+      .replace(/([?&][^=&#\s]+)=[^&#\s]*/g, `$1=${REDACTED}`)
   }
   const parsed = new URL(url)
   if (parsed.username !== "") parsed.username = REDACTED
