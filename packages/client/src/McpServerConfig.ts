@@ -16,6 +16,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as McpAuth from "./McpAuth.js"
 import { McpConfigError } from "./McpError.js"
 
 const NonEmpty = Schema.String.pipe(
@@ -82,7 +83,9 @@ export class Http extends Schema.TaggedClass<Http>("@mcp-resilience/client/McpSe
   name: Schema.optional(NonEmpty),
   url: HttpUrl,
   headers: Schema.optionalWith(Secrets, { default: () => ({}) }),
-  fallbackToSse: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  fallbackToSse: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** OAuth authorization (see `McpAuth`): the client obtains, refreshes and steps up its tokens. */
+  auth: Schema.optional(McpAuth.Auth)
 }) {}
 
 /**
@@ -94,7 +97,9 @@ export class Http extends Schema.TaggedClass<Http>("@mcp-resilience/client/McpSe
 export class Sse extends Schema.TaggedClass<Sse>("@mcp-resilience/client/McpServerConfig/Sse")("Sse", {
   name: Schema.optional(NonEmpty),
   url: HttpUrl,
-  headers: Schema.optionalWith(Secrets, { default: () => ({}) })
+  headers: Schema.optionalWith(Secrets, { default: () => ({}) }),
+  /** OAuth authorization (see `McpAuth`). */
+  auth: Schema.optional(McpAuth.Auth)
 }) {}
 
 /**
@@ -150,6 +155,8 @@ export interface HttpOptions {
   /** Plain strings are wrapped in `Redacted`. */
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>>
   readonly fallbackToSse?: boolean
+  /** OAuth authorization: `McpAuth.authorizationCode(...)`, `.clientCredentials(...)`, `.privateKeyJwt(...)`. */
+  readonly auth?: McpAuth.Auth
 }
 
 const redactAll = (record: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined) =>
@@ -270,7 +277,13 @@ const encodeForCheck = (config: Stdio | Http | Sse): unknown => {
     Predicate.isRecord(r) ?
       Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v])) :
       r
-  return defined({ _tag, ...fields, env: unwrap(fields.env), headers: unwrap(fields.headers) })
+  return defined({
+    _tag,
+    ...fields,
+    env: unwrap(fields.env),
+    headers: unwrap(fields.headers),
+    auth: unwrap(fields.auth)
+  })
 }
 
 /**

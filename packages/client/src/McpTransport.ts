@@ -16,8 +16,11 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import { Provider } from "./internal/auth/provider.js"
+import { authFetch, AuthSse, AuthStreamableHttp } from "./internal/auth/transport.js"
 import { acquireRelease, addFinalizer, bounded } from "./internal/release.js"
 import { defaultEnvironment, StdioTransport } from "./internal/stdioTransport.js"
+import { Authorization, TokenStore } from "./McpAuth.js"
 import { type McpAuthError, McpConnectError } from "./McpError.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
 
@@ -207,6 +210,10 @@ const deleteSession = async (
 ): Promise<void> => {
   const headers = new Headers(unredact(config.headers))
   headers.set("mcp-session-id", sessionId)
+  if (transport instanceof AuthStreamableHttp) {
+    const tokens = await transport.provider.tokens()
+    if (tokens !== undefined) headers.set("authorization", `Bearer ${tokens.access_token}`)
+  }
   if (transport.protocolVersion !== undefined) headers.set("mcp-protocol-version", transport.protocolVersion)
   const response = await fetch(config.url, { method: "DELETE", headers, signal, redirect: "manual" })
   await response.body?.cancel()
@@ -216,13 +223,29 @@ const deleteSession = async (
 
 const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: string) =>
   acquireRelease(
-    Effect.sync(() => {
+    Effect.gen(function*() {
       const recorder = recordingFetch()
       const requestInit: RequestInit = { headers: unredact(config.headers) }
+      const url = new URL(config.url)
+      if (config.auth !== undefined) {
+        const provider = new Provider({
+          server,
+          url: url.href,
+          auth: config.auth,
+          store: yield* TokenStore,
+          authorization: yield* Authorization,
+          runtime: yield* Effect.runtime<never>()
+        })
+        const options = { requestInit, fetch: authFetch(provider, recorder.fetchFn) }
+        const transport = config._tag === "Http"
+          ? new AuthStreamableHttp(url, options, provider)
+          : new AuthSse(url, options, provider)
+        return { transport, lastHttpError: recorder.last } satisfies OpenedTransport
+      }
       const transport = config._tag === "Http"
-        ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
+        ? new StreamableHTTPClientTransport(url, { requestInit, fetch: recorder.fetchFn })
         // the SDK's SSE transport uses `fetch` for the event stream too, adding `requestInit`'s headers
-        : new SSEClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
+        : new SSEClientTransport(url, { requestInit, fetch: recorder.fetchFn })
       return { transport, lastHttpError: recorder.last } satisfies OpenedTransport
     }),
     ({ transport }) =>

@@ -6,6 +6,7 @@
 import { ErrorCode, McpError as SdkMcpError } from "@modelcontextprotocol/sdk/types.js"
 import { McpAuthError, McpConnectError, McpProtocolError } from "../McpError.js"
 import type { OpenedTransport } from "../McpTransport.js"
+import { AuthFailure } from "./auth/provider.js"
 
 const codeOf = (
   u: unknown
@@ -83,6 +84,8 @@ export const connectError = (
   opened: OpenedTransport | undefined,
   cause: unknown
 ): McpConnectError | McpAuthError => {
+  // an authorization step failed (see `internal/auth/provider.ts`): already typed, never transient
+  if (cause instanceof AuthFailure) return cause.error
   const status = httpStatus(cause)
   if (status !== undefined) return httpError(server, opened, status, cause)
   if (cause instanceof SdkMcpError) {
@@ -118,7 +121,7 @@ export const connectError = (
 const httpError = (server: string, opened: OpenedTransport | undefined, status: number, cause: unknown) => {
   const exchange = opened?.lastHttpError?.()
   const detail = messageOf(cause).replace(/^(Streamable HTTP error|SSE error): /, "")
-  if (status === 401 || status === 403) return new McpAuthError({ server, status, detail })
+  if (status === 401 || status === 403) return new McpAuthError({ server, reason: "Rejected", status, detail })
   return new McpConnectError({
     server,
     reason: "Http",
@@ -135,6 +138,7 @@ export const requestError = (
   opened: OpenedTransport | undefined,
   cause: unknown
 ): McpConnectError | McpAuthError | McpProtocolError => {
+  if (cause instanceof AuthFailure) return cause.error
   if (cause instanceof SdkMcpError) {
     if (cause.code === ErrorCode.ConnectionClosed) {
       return closedError(server, `${opened?.describeClose?.() ?? "the connection closed"} during ${method}`, {
