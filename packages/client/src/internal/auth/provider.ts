@@ -9,7 +9,7 @@
  */
 import { createPrivateKeyJwtAuth } from "@modelcontextprotocol/sdk/client/auth-extensions.js"
 import type { AddClientAuthentication, OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js"
-import { extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js"
+import { extractWWWAuthenticateParams, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js"
 import type {
   OAuthClientInformationMixed,
   OAuthClientMetadata,
@@ -82,6 +82,37 @@ export class Provider implements OAuthClientProvider {
   /** An interactive authorization happened since the server last accepted a request. */
   private reauthorized = false
   private refreshFailed = false
+  /** The authorization flow in progress (one at a time), resolved when it ends either way. */
+  private flow: { readonly done: Promise<void>; readonly end: () => void } | undefined
+
+  flowRunning(): boolean {
+    return this.flow !== undefined
+  }
+
+  flowDone(): Promise<void> {
+    return this.flow?.done ?? Promise.resolve()
+  }
+
+  beginFlow(): void {
+    if (this.flow !== undefined) return
+    let end = () => {}
+    const done = new Promise<void>((resolve) => {
+      end = resolve
+    })
+    this.flow = { done, end }
+  }
+
+  endFlow(): void {
+    const flow = this.flow
+    this.flow = undefined
+    flow?.end()
+  }
+
+  /** The access token requests go out with now. */
+  accessToken(): string | undefined {
+    const token = this.stored.tokens?.accessToken
+    return token === undefined ? undefined : Redacted.value(token)
+  }
 
   constructor(readonly context: ProviderContext) {
     const auth = context.auth
@@ -268,6 +299,7 @@ export class Provider implements OAuthClientProvider {
       issuer: (tokens as { issuer?: string }).issuer
     })
     await this.save({ ...(await this.load()), tokens: stored })
+    this.endFlow()
   }
 
   async redirectToAuthorization(authorizationUrl: URL): Promise<void> {
@@ -329,6 +361,7 @@ export class Provider implements OAuthClientProvider {
 
   /** The server accepted a request: the bounds start again. */
   accepted(): void {
+    this.endFlow()
     this.reauthorized = false
     this.refreshFailed = false
     this.stepUps = 0
@@ -356,6 +389,7 @@ export class Provider implements OAuthClientProvider {
 
   /** Turns what the SDK threw into an `AuthFailure` when it is about authorization. */
   failure(error: unknown): unknown {
+    this.endFlow()
     if (error instanceof AuthFailure) return error
     const status = (error as { code?: unknown } | undefined)?.code
     const name = (error as Error | undefined)?.constructor?.name
@@ -366,7 +400,7 @@ export class Provider implements OAuthClientProvider {
       if (status === 401) return this.fail("Rejected", "the server refused the token just issued", 401)
       return error
     }
-    if (error instanceof Error && error.name === "UnauthorizedError") {
+    if (error instanceof UnauthorizedError) {
       return this.fail("Rejected", "the authorization did not complete")
     }
     if (this.phase === "mcp" || !(error instanceof Error)) return error
@@ -379,6 +413,18 @@ export class Provider implements OAuthClientProvider {
       refresh: "RefreshFailed"
     }
     const reason = /dynamic client registration/i.test(error.message) ? "Registration" : reasons[this.phase]
-    return this.fail(reason, error.message || error.name)
+    const code = (error as { errorCode?: unknown }).errorCode
+    const where = {
+      metadata: "discovery",
+      registration: "registration",
+      token: "the token endpoint",
+      refresh: "refresh"
+    }
+    return this.fail(
+      reason,
+      typeof code === "string"
+        ? `${where[this.phase]} answered ${code}${error.message === "" ? "" : `: ${error.message}`}`
+        : error.message || error.name
+    )
   }
 }

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js"
 import { SSEClientTransport, type SSEClientTransportOptions } from "@modelcontextprotocol/sdk/client/sse.js"
 import {
   StreamableHTTPClientTransport,
@@ -23,22 +24,59 @@ const phaseOf = (url: URL, init: RequestInit | undefined): Phase => {
   return "mcp"
 }
 
-/** A fetch that tells `provider` what each request was for and how the MCP server answered. */
+const bearerOf = (init: RequestInit | undefined): string | undefined => {
+  const header = new Headers(init?.headers).get("authorization")
+  return header?.startsWith("Bearer ") ? header.slice(7) : undefined
+}
+
+const withBearer = (init: RequestInit | undefined, token: string | undefined): RequestInit => {
+  const headers = new Headers(init?.headers)
+  if (token !== undefined) headers.set("authorization", `Bearer ${token}`)
+  return { ...init, headers }
+}
+
+/**
+ * A fetch that tells `provider` what each request was for and how the MCP server answered, and
+ * keeps one authorization flow at a time: while one runs (a refresh, a re-authorization, a
+ * step-up), other requests to the MCP server wait for it and go out with its token; a request
+ * refused with a token that has since been replaced is sent again with the new one instead of
+ * starting a flow of its own (concurrent calls at expiry make one refresh, not one each).
+ */
 export const authFetch = (provider: Provider, inner: FetchLike): FetchLike => async (url, init) => {
   const phase = phaseOf(new URL(String(url)), init)
   provider.phase = phase
-  const response = await inner(url, init)
-  if (phase === "mcp") {
-    if (response.ok) provider.accepted()
-    else if (response.status === 401 || response.status === 403) {
-      try {
-        provider.challenged(response)
-      } catch (error) {
-        await response.body?.cancel()
-        throw error
-      }
-    }
+  if (phase !== "mcp") return inner(url, init)
+  if (provider.flowRunning()) {
+    await provider.flowDone()
+    init = withBearer(init, provider.accessToken())
   }
+  let response = await inner(url, init)
+  if (response.status !== 401 && response.status !== 403) {
+    if (response.ok) provider.accepted()
+    return response
+  }
+  if (provider.flowRunning()) await provider.flowDone()
+  const current = provider.accessToken()
+  if (current !== undefined && current !== bearerOf(init)) {
+    // another request's flow has already replaced the token this one was refused with
+    await response.body?.cancel()
+    response = await inner(url, withBearer(init, current))
+    if (response.ok) provider.accepted()
+    if (response.status !== 401 && response.status !== 403) return response
+  }
+  if (init?.method === "GET") {
+    // the optional event stream does not authorize on its own (the SDK would run a second flow
+    // beside the one of the requests): it is answered as not offered, and reopens on reconnect
+    await response.body?.cancel()
+    return new Response(null, { status: 405, statusText: "Method Not Allowed" })
+  }
+  try {
+    provider.challenged(response)
+  } catch (error) {
+    await response.body?.cancel()
+    throw error
+  }
+  provider.beginFlow()
   return response
 }
 
@@ -52,7 +90,7 @@ const sendAuthorized = async (
     return await send()
   } catch (error) {
     const code = provider.takeCode()
-    if (code === undefined || !(error instanceof Error) || error.name !== "UnauthorizedError") {
+    if (code === undefined || !(error instanceof UnauthorizedError)) {
       throw provider.failure(error)
     }
     try {
@@ -81,6 +119,7 @@ export class AuthStreamableHttp extends StreamableHTTPClientTransport {
   }
   override close(): Promise<void> {
     this.provider.abort.abort()
+    this.provider.endFlow()
     return super.close()
   }
 }
@@ -115,6 +154,7 @@ export class AuthSse extends SSEClientTransport {
   }
   override close(): Promise<void> {
     this.provider.abort.abort()
+    this.provider.endFlow()
     return super.close()
   }
 }
