@@ -15,13 +15,18 @@ import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import type { Phase, Provider } from "./provider.js"
 
-/** What a request is for, read from its shape (the authorization server may share the MCP origin). */
-const phaseOf = (url: URL, init: RequestInit | undefined): Phase => {
-  if (url.pathname.includes("/.well-known/")) return "metadata"
+/**
+ * What a request is for, read from its shape (the authorization server may share the MCP origin,
+ * and metadata may live at any URL the server names): a JSON-RPC message, or any request to the
+ * MCP endpoint itself, is MCP; a form body goes to the token endpoint; another POST registers; the
+ * rest reads metadata.
+ */
+const phaseOf = (url: URL, init: RequestInit | undefined, endpoint: string): Phase => {
   const body = init?.body
   if (body instanceof URLSearchParams) return body.get("grant_type") === "refresh_token" ? "refresh" : "token"
-  if (init?.method === "POST" && typeof body === "string" && !body.includes("\"jsonrpc\"")) return "registration"
-  return "mcp"
+  if (typeof body === "string" && body.includes("\"jsonrpc\"")) return "mcp"
+  if (`${url.origin}${url.pathname}` === endpoint) return "mcp"
+  return init?.method === "POST" ? "registration" : "metadata"
 }
 
 const bearerOf = (init: RequestInit | undefined): string | undefined => {
@@ -42,8 +47,20 @@ const withBearer = (init: RequestInit | undefined, token: string | undefined): R
  * refused with a token that has since been replaced is sent again with the new one instead of
  * starting a flow of its own (concurrent calls at expiry make one refresh, not one each).
  */
-export const authFetch = (provider: Provider, inner: FetchLike): FetchLike => async (url, init) => {
-  const phase = phaseOf(new URL(String(url)), init)
+export const authFetch = (provider: Provider, inner: FetchLike): FetchLike => {
+  const mcp = new URL(provider.context.url)
+  const endpoint = `${mcp.origin}${mcp.pathname}`
+  return (url, init) => exchange(provider, inner, endpoint, url, init)
+}
+
+const exchange = async (
+  provider: Provider,
+  inner: FetchLike,
+  endpoint: string,
+  url: string | URL,
+  init: RequestInit | undefined
+): Promise<Response> => {
+  const phase = phaseOf(new URL(String(url)), init, endpoint)
   provider.phase = phase
   if (phase !== "mcp") return inner(url, init)
   if (provider.flowRunning()) {
