@@ -14,6 +14,7 @@ import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type { Teardown } from "@effect/platform/Runtime"
 import {
+  McpAuth,
   McpClient,
   McpServerConfig,
   type McpStatus,
@@ -46,7 +47,8 @@ import {
   SHUTDOWN_GRACE_MILLIS,
   type Target,
   type TargetFlags,
-  targetOptions
+  targetOptions,
+  tokensPath
 } from "./internal/target.js"
 
 /**
@@ -532,7 +534,15 @@ export const main = (
       Effect.as(Console.error(`error: ${Cause.pretty(Cause.die(defect))}`), ExitCode.Failed as number)
     ),
     Logger.withMinimumLogLevel(LogLevel.None),
-    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true })))
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))),
+    // OAuth: tokens reused from the file store; a browser approval is asked for on stderr
+    Effect.provideService(McpAuth.TokenStore, McpAuth.TokenStore.file(tokensPath())),
+    Effect.provideService(
+      McpAuth.Authorization,
+      McpAuth.Authorization.loopback({
+        onUrl: (url) => Console.error(`Open this URL to authorize access:\n  ${url.href}\nWaiting for the browser...`)
+      })
+    )
   )
 
 /**

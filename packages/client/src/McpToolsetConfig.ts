@@ -565,12 +565,12 @@ const scrub = (reason: string, secrets: Secrets): string => {
 
 type Format = "mcpServers" | "servers"
 
-const transportKeys = ["type", "command", "args", "env", "cwd", "url", "headers"] as const
+const transportKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "auth"] as const
 const optionKeys = ["stderr", "shutdownGraceMillis", "fallbackToSse"] as const
 const ownKeys = ["policy", "health", "breaker", "tools", "prefix", "startup"] as const
 const serverKeys: ReadonlyArray<string> = [...transportKeys, ...optionKeys, ...ownKeys]
 const stdioOnly: ReadonlyArray<string> = ["command", "args", "env", "cwd", "stderr", "shutdownGraceMillis"]
-const httpOnly: ReadonlyArray<string> = ["url", "headers", "fallbackToSse"]
+const httpOnly: ReadonlyArray<string> = ["url", "headers", "fallbackToSse", "auth"]
 const serverTypes = ["stdio", "http", "sse"] as const
 type ServerType = typeof serverTypes[number]
 
@@ -668,7 +668,9 @@ const decodeServer = (
     ["name", name],
     ["url", string(get(entry, "url"), at("url"))],
     ["headers", optional(get(entry, "headers"), (u) => secretRecord(u, at("headers")))],
-    ["fallbackToSse", get(entry, "fallbackToSse")]
+    ["fallbackToSse", get(entry, "fallbackToSse")],
+    // OAuth (`McpAuth.Auth`): `{ "_tag": "ClientCredentials", "clientId": ..., "clientSecret": "${env:SECRET}" }`
+    ["auth", get(entry, "auth")]
   ])
   return (type === "http" ? decodeHttp(fields, path) : decodeSse(fields, path))
 }
