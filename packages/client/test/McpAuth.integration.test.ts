@@ -276,6 +276,38 @@ describe("client credentials", () => {
       assert.strictEqual(server.mcpStatuses.length, 1)
     }).pipe(Effect.scoped, privateStore, quiet))
 
+  it.live("a token the server refuses even fresh is Rejected (401), after one token request", () =>
+    Effect.gen(function*() {
+      const server = yield* authServer({ clients: { agent: "right" }, rejectTokens: true })
+      const exit = yield* McpClient.make(
+        McpServerConfig.http({
+          url: server.mcpUrl,
+          auth: McpAuth.clientCredentials({ clientId: "agent", clientSecret: "right" })
+        }),
+        { policy: once }
+      ).pipe(Effect.scoped, Effect.exit)
+      const error = failureOf(exit) as McpAuthError | undefined
+      assert.strictEqual(error?.reason, "Rejected")
+      assert.strictEqual(error?.status, 401)
+      assert.strictEqual(server.tokenRequests.length, 1)
+      assert.deepStrictEqual(server.mcpStatuses, [401, 401])
+    }).pipe(Effect.scoped, privateStore, quiet))
+
+  it.live("an authorization server that cannot be reached is a connection failure, retried", () =>
+    Effect.gen(function*() {
+      const server = yield* authServer({ clients: { agent: "right" }, authorizationServers: ["http://127.0.0.1:1"] })
+      const exit = yield* McpClient.make(
+        McpServerConfig.http({
+          url: server.mcpUrl,
+          auth: McpAuth.clientCredentials({ clientId: "agent", clientSecret: "right" })
+        }),
+        { policy: once }
+      ).pipe(Effect.scoped, Effect.exit)
+      const error = failureOf(exit)
+      assert.strictEqual(error?._tag, "McpConnectError")
+      assert.strictEqual(server.mcpStatuses.length, 3)
+    }).pipe(Effect.scoped, privateStore, quiet))
+
   it.live("with a private-key JWT", () =>
     Effect.gen(function*() {
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
