@@ -14,7 +14,6 @@ import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type { Teardown } from "@effect/platform/Runtime"
 import {
-  McpAuth,
   McpClient,
   McpServerConfig,
   type McpStatus,
@@ -48,7 +47,7 @@ import {
   type Target,
   type TargetFlags,
   targetOptions,
-  tokensPath
+  withOAuth
 } from "./internal/target.js"
 
 /**
@@ -535,14 +534,7 @@ export const main = (
     ),
     Logger.withMinimumLogLevel(LogLevel.None),
     Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))),
-    // OAuth: tokens reused from the file store; a browser approval is asked for on stderr
-    Effect.provideService(McpAuth.TokenStore, McpAuth.TokenStore.file(tokensPath())),
-    Effect.provideService(
-      McpAuth.Authorization,
-      McpAuth.Authorization.loopback({
-        onUrl: (url) => Console.error(`Open this URL to authorize access:\n  ${url.href}\nWaiting for the browser...`)
-      })
-    )
+    withOAuth
   )
 
 /**

@@ -6,7 +6,6 @@
  */
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricLabel from "effect/MetricLabel"
 
 /**
  * Connection attempts, labelled `mcp.server.name` and `outcome` (`success` | `failure`).
@@ -63,71 +62,3 @@ export const toolCallDuration = Metric.histogram(
  * @category models
  */
 export type CallOutcome = "success" | "tool_error" | "timeout" | "error"
-
-/**
- * Pre-labelled updaters for one server. Labels are built once: the hot path passes the same
- * array each time, which Effect's metric hook cache keys on.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ServerMetrics {
-  readonly connectAttempt: (outcome: "success" | "failure") => void
-  readonly connectDuration: (millis: number) => void
-  readonly tool: (tool: string) => ToolMetrics
-}
-
-/**
- * @since 0.1.0
- * @category models
- */
-export interface ToolMetrics {
-  readonly record: (outcome: CallOutcome, seconds: number) => void
-}
-
-const servers = new Map<string, ServerMetrics>()
-
-const label = (key: string, value: string) => MetricLabel.make(key, value)
-
-/**
- * The updaters for `server`, made once per server name.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const forServer = (server: string): ServerMetrics => {
-  const cached = servers.get(server)
-  if (cached !== undefined) return cached
-  const serverLabel = label("mcp.server.name", server)
-  const attemptLabels = {
-    success: [serverLabel, label("outcome", "success")],
-    failure: [serverLabel, label("outcome", "failure")]
-  }
-  const serverLabels = [serverLabel]
-  const tools = new Map<string, ToolMetrics>()
-  const metrics: ServerMetrics = {
-    connectAttempt: (outcome) => connectAttempts.unsafeUpdate(1, attemptLabels[outcome]),
-    connectDuration: (millis) => connectDuration.unsafeUpdate(millis, serverLabels),
-    tool: (tool) => {
-      const known = tools.get(tool)
-      if (known !== undefined) return known
-      const toolLabels = [serverLabel, label("gen_ai.tool.name", tool)]
-      const outcomes: Record<CallOutcome, ReadonlyArray<MetricLabel.MetricLabel>> = {
-        success: [...toolLabels, label("outcome", "success")],
-        tool_error: [...toolLabels, label("outcome", "tool_error")],
-        timeout: [...toolLabels, label("outcome", "timeout")],
-        error: [...toolLabels, label("outcome", "error")]
-      }
-      const made: ToolMetrics = {
-        record: (outcome, seconds) => {
-          toolCalls.unsafeUpdate(1, outcomes[outcome])
-          toolCallDuration.unsafeUpdate(seconds, toolLabels)
-        }
-      }
-      tools.set(tool, made)
-      return made
-    }
-  }
-  servers.set(server, metrics)
-  return metrics
-}

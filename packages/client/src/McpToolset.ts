@@ -13,13 +13,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { addFinalizer } from "./internal/release.js"
-import { toolsChanged } from "./internal/toolsChanged.js"
+import * as internalTools from "./internal/mcpTools.js"
 import type * as McpClient from "./McpClient.js"
 import { McpConfigError, McpToolError } from "./McpError.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
 import type { Status } from "./McpStatus.js"
-import * as McpTools from "./McpTools.js"
+import type * as McpTools from "./McpTools.js"
 import * as McpToolsetConfig from "./McpToolsetConfig.js"
 
 /**
@@ -136,10 +135,10 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
     const semaphore = yield* Effect.makeSemaphore(options.concurrency ?? 4)
     const bounded = <A>(attempt: Effect.Effect<A, McpClient.ConnectError>) => semaphore.withPermits(1)(attempt)
 
-    const started = yield* Effect.forEach(
+    const made = yield* Effect.forEach(
       options.servers,
       (entry) =>
-        McpTools.make({
+        internalTools.make({
           ...options.defaults,
           server: entry.server,
           ...(entry.policy === undefined ? {} : { policy: entry.policy }),
@@ -147,9 +146,10 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           ...(entry.breaker === undefined ? {} : { breaker: breakerOptions(entry.breaker) }),
           startup: entry.startup ?? "required",
           wrapAttempt: bounded
-        }).pipe(Effect.map((tools) => [entry, tools] as const)),
+        }).pipe(Effect.map((made) => [entry, made] as const)),
       { concurrency: "unbounded" }
     )
+    const started = made.map(([entry, made]) => [entry, made.service] as const)
     const servers = new Map(started.map(([entry, tools]) => [entry.name, tools]))
     const entries = new Map(started.map(([entry]) => [entry.name, entry]))
 
@@ -165,7 +165,8 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
           const other = next.get(name)
           if (other !== undefined) {
             clashes.push(`tool "${name}" is offered by both "${other.server}" and "${entry.name}"`)
-            continue
+            // a name never moves at runtime: the server that had it keeps it
+            if (routes.get(name)?.server !== entry.name) continue
           }
           next.set(name, { server: entry.name, tool: tool.name })
         }
@@ -182,11 +183,10 @@ export const make = (options: Options): Effect.Effect<Service, McpClient.Connect
         Effect.flatMap((later) =>
           later.length === 0
             ? Effect.void
-            : Effect.logWarning(`tool name clash; the first server keeps the name: ${later.join("; ")}`)
+            : Effect.logWarning(`tool name clash; the server that had the name keeps it: ${later.join("; ")}`)
         )
       )
-    for (const [, tools] of started) toolsChanged.set(tools, onChange)
-    yield* addFinalizer(Effect.sync(() => started.forEach(([, tools]) => toolsChanged.delete(tools))))
+    for (const [, server] of made) server.onToolsChanged(onChange)
 
     const clashes = yield* rebuildOnce
     if (clashes.length > 0) {
@@ -254,6 +254,13 @@ export class McpToolset extends Context.Tag("@mcp-resilience/client/McpToolset")
    * @category constructors
    */
   static readonly make = make
+  /**
+   * The separator between a server's prefix and a tool's name: `github__create_issue`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  static readonly PREFIX_SEPARATOR = PREFIX_SEPARATOR
   /**
    * The servers of a config (a `ToolsetConfig` read from a file fits).
    *

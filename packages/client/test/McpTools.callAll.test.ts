@@ -94,7 +94,7 @@ describe("McpTools.callAll", () => {
       const span = (error as unknown as Record<symbol, { name: string; status: { startTime: bigint } }>)[
         Symbol.for("effect/SpanAnnotation")
       ]
-      assert.strictEqual(span.name, "mcp.tools.call")
+      assert.strictEqual(span.name, "tools/call slow")
       assert.strictEqual(span.status.startTime, BigInt(1_000_000_000))
     }))
 

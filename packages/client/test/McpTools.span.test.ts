@@ -1,6 +1,6 @@
 /**
- * The `mcp.tools.call` span. With Effect's built-in tracer a call makes its span only when
- * something may read it (a failure, a retry); another tracer sees a span for every call.
+ * The client span of a call, named after OpenTelemetry's MCP conventions: `tools/call {tool}`.
+ * A failure's error carries it; a tracer sees one for every call.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
@@ -11,7 +11,7 @@ import { createServer } from "./fixtures/server.mjs"
 
 const policy = RetryPolicy.make({ maxAttempts: 3, base: "20 millis", cap: "100 millis", jitter: "none" })
 
-describe("the mcp.tools.call span", () => {
+describe("the tools/call span", () => {
   const server = McpServerConfig.inMemory({ name: "fixture", connect: (t) => createServer({}).connect(t) })
   const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
   // where Effect keeps the span an error was raised in (what `Cause.pretty` prints as "at ...")
@@ -31,13 +31,13 @@ describe("the mcp.tools.call span", () => {
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "McpTimeoutError")
       const span = spanOf(error)
-      assert.strictEqual(span.name, "mcp.tools.call")
+      assert.strictEqual(span.name, "tools/call slow")
       assert.strictEqual(span.kind, "client")
       assert.strictEqual(span.attributes.get("gen_ai.tool.name"), "slow")
       assert.strictEqual(span.attributes.get("mcp.server.name"), "fixture")
       assert.strictEqual(span.status.startTime, BigInt(1_000_000_000))
       assert.strictEqual(span.status._tag === "Ended" ? span.status.endTime : undefined, BigInt(6_000_000_000))
-      assert.include(Cause.pretty(Cause.fail(error)), "at mcp.tools.call")
+      assert.include(Cause.pretty(Cause.fail(error)), "at tools/call slow")
     }))
 
   it.scoped("built-in tracer: an isError result's McpToolError carries the span, a child of the caller's", () =>
@@ -45,7 +45,7 @@ describe("the mcp.tools.call span", () => {
       const tools = yield* McpTools.make({ server, policy })
       const error = yield* Effect.flip(tools.call("fail", { message: "no" }).pipe(Effect.withSpan("caller")))
       const span = spanOf(error)
-      assert.strictEqual(span.name, "mcp.tools.call")
+      assert.strictEqual(span.name, "tools/call fail")
       assert.strictEqual(parentName(span), "caller")
       assert.strictEqual(span.status._tag, "Ended")
     }))
@@ -63,7 +63,7 @@ describe("the mcp.tools.call span", () => {
       })
       const tools = yield* McpTools.make({ server, policy })
       yield* tools.call("echo", { text: "hi" }).pipe(Effect.withSpan("caller"), Effect.withTracer(recording))
-      const calls = spans.filter((span) => span.name === "mcp.tools.call")
+      const calls = spans.filter((span) => span.name === "tools/call echo")
       assert.strictEqual(calls.length, 1)
       const [span] = calls
       assert.strictEqual(span.attributes.get("mcp.method.name"), "tools/call")

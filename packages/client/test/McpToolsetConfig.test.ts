@@ -624,6 +624,113 @@ describe("McpToolsetConfig", () => {
       )
     })
 
+    it("JSON with comments as VS Code writes it: trailing commas, block comments, quotes inside comments", () => {
+      assert.deepStrictEqual(
+        parseSync("{\n  \"a\": [1, 2,],\n  \"b\": { \"c\": { \"d\": null, }, },\n}"),
+        { a: [1, 2], b: { c: { d: null } } }
+      )
+      assert.deepStrictEqual(
+        parseSync("/* a header\n   over two lines */\n{ /* x */ \"a\" /* y */ : /* z */ true /* w */ }"),
+        { a: true }
+      )
+      assert.deepStrictEqual(
+        parseSync(
+          "{\n  // the \"github\" server, say \"hi\"\n  \"a\": \"x\", /* a \"quoted\" word, and // */\n  \"b\": 1\n}"
+        ),
+        { a: "x", b: 1 }
+      )
+      assert.deepStrictEqual(
+        parseSync("{ \"a\": \"/* not a comment */\", \"b\": \"// nor this\" }"),
+        { a: "/* not a comment */", b: "// nor this" }
+      )
+    })
+
+    it("names the line and column after comments, across CRLF line ends, at the end of the file", () => {
+      assert.strictEqual(
+        parseError("/* one\ntwo \"three\" */\n{\n  \"a\": 1 // \"x\"\n  \"b\": 2\n}"),
+        `invalid config at mcp.json:5:3: invalid JSON: expected "," or "}" after a property value, found "\\""`
+      )
+      assert.strictEqual(
+        parseError("{\r\n  \"a\": 1\r\n  \"b\": 2\r\n}"),
+        `invalid config at mcp.json:3:3: invalid JSON: expected "," or "}" after a property value, found "\\""`
+      )
+      assert.strictEqual(
+        parseError("{\"a\": 1"),
+        `invalid config at mcp.json:1:8: invalid JSON: expected "," or "}" after a property value, found the end of the file`
+      )
+      assert.strictEqual(
+        parseError("// only a comment\n"),
+        "invalid config at mcp.json:2:1: invalid JSON: the file is empty; expected a JSON object"
+      )
+      assert.strictEqual(
+        parseError("{\"a\" 1}"),
+        `invalid config at mcp.json:1:6: invalid JSON: expected ":" after a property name, found "1"`
+      )
+      assert.strictEqual(
+        parseError("[1 2]"),
+        `invalid config at mcp.json:1:4: invalid JSON: expected "," or "]" after an array element, found "2"`
+      )
+      assert.strictEqual(
+        parseError("{\"a\": \"x\n\"}"),
+        "invalid config at mcp.json:1:9: invalid JSON: unterminated string (a string cannot span lines)"
+      )
+      assert.strictEqual(
+        parseError("{\"a\": -}"),
+        "invalid config at mcp.json:1:7: invalid JSON: invalid number"
+      )
+      assert.strictEqual(
+        parseError("{\"a\": 1.}"),
+        `invalid config at mcp.json:1:8: invalid JSON: expected "," or "}" after a property value, found "."`
+      )
+      assert.strictEqual(
+        parseError("\uFEFF{,}"),
+        `invalid config at mcp.json:1:2: invalid JSON: expected a property name in double quotes, found ","`
+      )
+    })
+
+    it("a token in the wrong place is named where it goes wrong, not where the word or number starts", () => {
+      assert.strictEqual(
+        parseError("trueG"),
+        `invalid config at mcp.json:1:5: invalid JSON: unexpected "G" after the end of the JSON value`
+      )
+      assert.strictEqual(
+        parseError("[falseHS]"),
+        `invalid config at mcp.json:1:7: invalid JSON: expected "," or "]" after an array element, found "H"`
+      )
+      assert.strictEqual(
+        parseError("{\"a\": 1.5e:}"),
+        `invalid config at mcp.json:1:10: invalid JSON: expected "," or "}" after a property value, found "e"`
+      )
+      assert.strictEqual(
+        parseError("{8E}"),
+        `invalid config at mcp.json:1:2: invalid JSON: expected a property name in double quotes, found "8"`
+      )
+      assert.strictEqual(
+        parseError("{\"a\": 1 \"b\n\"}"),
+        `invalid config at mcp.json:1:9: invalid JSON: expected "," or "}" after a property value, found "\\""`
+      )
+      assert.strictEqual(
+        parseError("{\"a\": \"x\ty\"}"),
+        "invalid config at mcp.json:1:9: invalid JSON: control character in a string"
+      )
+      assert.strictEqual(
+        parseError("{\"a\": \"x\\q\"\n}"),
+        "invalid config at mcp.json:1:7: invalid JSON: invalid escape in a string"
+      )
+      // a lone carriage return ends a line, as in VS Code
+      assert.strictEqual(
+        parseError("{\r  \"a\": 1\r  \"b\": 2\r}"),
+        `invalid config at mcp.json:3:3: invalid JSON: expected "," or "}" after a property value, found "\\""`
+      )
+    })
+
+    it("bounds nesting before the parser's recursion does", () => {
+      assert.strictEqual(
+        parseError("{\"a\":".repeat(100_000)),
+        "invalid config at mcp.json:1:1286: invalid JSON: nested too deeply"
+      )
+    })
+
     it("agrees with JSON.parse on JSON (property)", () => {
       fc.assert(
         fc.property(fc.jsonValue(), (value) => {

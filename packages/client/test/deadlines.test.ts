@@ -1,28 +1,29 @@
 /**
  * The deadline queue under `TestClock`: entries expire at their deadline and not before, a
- * shorter timeout starts an earlier timer, sessions on one clock share one timer fiber, and no
+ * shorter timeout starts an earlier timer, sessions given one timer share its fiber, and no
  * timer fiber outlives the last pending deadline or the last session.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Fiber, Runtime, TestClock } from "effect"
-import { Deadlines } from "../src/internal/deadlines.js"
+import { Deadlines, DeadlineTimer } from "../src/internal/deadlines.js"
 
 /** A queue on the test's clock whose timer fibers are recorded. */
-const make = Effect.gen(function*() {
-  const clock = yield* Effect.clock
-  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-  const timers: Array<Fiber.RuntimeFiber<void>> = []
-  const deadlines = new Deadlines(clock, (timer) => {
-    const fiber = runFork(timer)
-    timers.push(fiber)
-    return fiber
+const make = (shared?: DeadlineTimer) =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const timers: Array<Fiber.RuntimeFiber<void>> = []
+    const deadlines = new Deadlines(shared ?? new DeadlineTimer(clock), (timer) => {
+      const fiber = runFork(timer)
+      timers.push(fiber)
+      return fiber
+    })
+    const expired: Array<string> = []
+    const add = (millis: number, label: string) => deadlines.add(millis, () => expired.push(label))
+    /** Timer fibers still running. */
+    const running = () => timers.filter((fiber) => fiber.unsafePoll() === null).length
+    return { deadlines, timers, expired, add, running }
   })
-  const expired: Array<string> = []
-  const add = (millis: number, label: string) => deadlines.add(millis, () => expired.push(label))
-  /** Timer fibers still running. */
-  const running = () => timers.filter((fiber) => fiber.unsafePoll() === null).length
-  return { deadlines, timers, expired, add, running }
-})
 
 /** Advances the clock and lets the woken fibers run. */
 const advance = (millis: number) => Effect.zipRight(TestClock.adjust(millis), Effect.yieldNow())
@@ -30,7 +31,7 @@ const advance = (millis: number) => Effect.zipRight(TestClock.adjust(millis), Ef
 describe("Deadlines", () => {
   it.effect("an entry expires at its deadline, not before; then the timer ends", () =>
     Effect.gen(function*() {
-      const { add, expired, running, timers } = yield* make
+      const { add, expired, running, timers } = yield* make()
       add(1_000, "a")
       yield* Effect.yieldNow()
       assert.strictEqual(timers.length, 1)
@@ -43,7 +44,7 @@ describe("Deadlines", () => {
 
   it.effect("later entries with the same timeout share the timer; a removed entry never expires", () =>
     Effect.gen(function*() {
-      const { add, deadlines, expired, running, timers } = yield* make
+      const { add, deadlines, expired, running, timers } = yield* make()
       add(1_000, "a")
       yield* advance(100)
       const b = add(1_000, "b")
@@ -60,7 +61,7 @@ describe("Deadlines", () => {
 
   it.effect("a shorter timeout starts an earlier timer and stops the old one; both entries expire on time", () =>
     Effect.gen(function*() {
-      const { add, expired, running, timers } = yield* make
+      const { add, expired, running, timers } = yield* make()
       add(60_000, "long")
       yield* Effect.yieldNow()
       add(1_000, "short")
@@ -79,7 +80,7 @@ describe("Deadlines", () => {
 
   it.effect("when every entry is removed the timer ends at its deadline; the next entry starts a new one", () =>
     Effect.gen(function*() {
-      const { add, deadlines, expired, running, timers } = yield* make
+      const { add, deadlines, expired, running, timers } = yield* make()
       deadlines.remove(add(1_000, "a"))
       yield* advance(1_000)
       assert.strictEqual(running(), 0)
@@ -93,7 +94,7 @@ describe("Deadlines", () => {
 
   it.effect("shutdown interrupts the timer; nothing expires or starts afterwards", () =>
     Effect.gen(function*() {
-      const { add, deadlines, expired, running, timers } = yield* make
+      const { add, deadlines, expired, running, timers } = yield* make()
       add(1_000, "a")
       yield* Effect.yieldNow()
       yield* deadlines.shutdown
@@ -105,10 +106,11 @@ describe("Deadlines", () => {
       assert.strictEqual(yield* Clock.currentTimeMillis, 2_000)
     }))
 
-  it.effect("sessions on one clock share the timer; a closed session's entries never expire, the others' do", () =>
+  it.effect("sessions given one timer share it; a closed session's entries never expire, the others' do", () =>
     Effect.gen(function*() {
-      const one = yield* make
-      const two = yield* make
+      const timer = new DeadlineTimer(yield* Effect.clock)
+      const one = yield* make(timer)
+      const two = yield* make(timer)
       one.add(1_000, "one")
       yield* Effect.yieldNow()
       two.add(1_000, "two")
@@ -126,7 +128,7 @@ describe("Deadlines", () => {
 
   it.effect("a callback that throws does not keep the other entries from expiring", () =>
     Effect.gen(function*() {
-      const { add, deadlines, expired, running } = yield* make
+      const { add, deadlines, expired, running } = yield* make()
       deadlines.add(1_000, () => {
         throw new Error("boom")
       })

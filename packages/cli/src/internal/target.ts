@@ -8,6 +8,7 @@ import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { McpAuth, McpConfigError, McpServerConfig, McpToolsetConfig } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
@@ -361,3 +362,15 @@ const authOf = (
 export const tokensPath = (): string =>
   process.env.MCP_RESILIENCE_TOKENS ??
     path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), ".config"), "mcp-resilience", "tokens.json")
+
+/** OAuth for every command: tokens reused from the file store; a browser approval asked for on stderr. */
+export const withOAuth = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  effect.pipe(
+    Effect.provideService(McpAuth.TokenStore, McpAuth.TokenStore.file(tokensPath())),
+    Effect.provideService(
+      McpAuth.Authorization,
+      McpAuth.Authorization.loopback({
+        onUrl: (url) => Console.error(`Open this URL to authorize access:\n  ${url.href}\nWaiting for the browser...`)
+      })
+    )
+  )

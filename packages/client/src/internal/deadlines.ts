@@ -1,8 +1,8 @@
 /**
  * Request deadlines without a timer or a fiber per call, and without a fiber per session.
  *
- * Every session on the same `Clock` (in a program: all of them; in a test: those under the
- * test's `TestClock`) shares one {@link DeadlineTimer}. Pending calls are kept in one
+ * The sessions of one supervisor (one `McpTools`, one after the other as it reconnects) share
+ * one {@link DeadlineTimer}, handed to each session as a value. Pending calls are kept in one
  * insertion-ordered set per timeout length, so within a set the first entry always has the
  * earliest deadline. One timer fiber sleeps on the Clock until the earliest deadline over all
  * sets, expires what is due, and sleeps again; when nothing is pending any more it ends, and
@@ -36,8 +36,11 @@ export interface Pending {
 /** Starts a timer fiber as a root fiber of a session's runtime. */
 type Fork = (timer: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
 
-/** The timer shared by every session on one Clock. @internal */
-class DeadlineTimer {
+/**
+ * The timer shared by the sessions it is handed to (a supervisor hands its one timer to each
+ * session it makes). @internal
+ */
+export class DeadlineTimer {
   private readonly buckets = new Map<number, Set<Pending>>()
   private size = 0
   /** The deadline the running timer sleeps towards; infinity when no timer runs. */
@@ -142,17 +145,6 @@ class DeadlineTimer {
   }
 }
 
-const timers = new WeakMap<Clock.Clock, DeadlineTimer>()
-
-const timerFor = (clock: Clock.Clock): DeadlineTimer => {
-  let timer = timers.get(clock)
-  if (timer === undefined) {
-    timer = new DeadlineTimer(clock)
-    timers.set(clock, timer)
-  }
-  return timer
-}
-
 /** The entry a closed session hands out: never pending, never expires. */
 const NEVER: Pending = {
   deadline: Number.POSITIVE_INFINITY,
@@ -161,20 +153,18 @@ const NEVER: Pending = {
   owner: undefined as unknown as Deadlines
 }
 
-/** One session's deadlines, on the timer shared by its Clock. @internal */
+/** One session's deadlines, on a timer it may share with other sessions. @internal */
 export class Deadlines {
-  private readonly timer: DeadlineTimer
   /** This session's entries still pending on the shared timer (kept by the timer). */
   pending = 0
   private closed = false
 
   /**
+   * @param timer the timer, shared by the sessions of one supervisor
    * @param fork starts a timer fiber (a root fiber of the session's runtime, so that the
    *   program's supervisor sees it) when this session's call needs one
    */
-  constructor(clock: Clock.Clock, readonly fork: Fork) {
-    this.timer = timerFor(clock)
-  }
+  constructor(private readonly timer: DeadlineTimer, readonly fork: Fork) {}
 
   /** Registers `expire` to run `timeoutMillis` from now unless removed first. */
   add(timeoutMillis: number, expire: () => void): Pending {

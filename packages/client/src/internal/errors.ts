@@ -176,3 +176,13 @@ export const requestError = (
     maybeExecuted: !notSent(cause)
   })
 }
+
+/** The message of any failure, for log lines. @internal */
+export const describeError = (error: unknown): string => messageOf(error)
+
+/** `Tag.reason` (or the tag alone) of a typed error, for log annotations. @internal */
+export const reasonOf = (error: unknown): string => {
+  if (typeof error !== "object" || error === null) return "unknown"
+  const e = error as { _tag?: string; reason?: string }
+  return e.reason === undefined ? e._tag ?? "unknown" : `${e._tag}.${e.reason}`
+}

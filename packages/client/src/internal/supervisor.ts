@@ -16,28 +16,23 @@ import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as McpClient from "../McpClient.js"
 import { type McpConnectError, type McpError, McpTimeoutError } from "../McpError.js"
 import * as McpError_ from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
+import type { HealthOptions } from "../McpTools.js"
+import { connect, type ConnectError, type ConnectOptions } from "./connect.js"
+import { Deadlines, DeadlineTimer } from "./deadlines.js"
 import { closedError } from "./errors.js"
 import { LazySubscriptionRef } from "./lazyRef.js"
-import { sessionInternals } from "./request.js"
+import { metricsFor } from "./metrics.js"
+import type * as Session from "./session.js"
 
-/** @internal */
-export interface HealthOptions {
-  /** Time between pings. Default 30 seconds. */
-  readonly interval?: Duration.DurationInput | undefined
-  /** Deadline of each ping. Default 5 seconds. */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** Missed pings in a row that mark the session dead. Default 3. */
-  readonly misses?: number | undefined
-}
-
-/** @internal */
-export interface Session {
-  readonly client: McpClient.McpClient
+/** A session as the supervisor keeps it: its scope, its number, whether it died. @internal */
+export interface Live {
+  readonly session: Session.Session
+  /** How many attempts its connect took. */
+  readonly attempts: number
   readonly scope: Scope.CloseableScope
   readonly number: number
   /** Why the session died, once it has. */
@@ -47,7 +42,7 @@ export interface Session {
 }
 
 /** @internal */
-export interface SupervisorOptions extends McpClient.Options {
+export interface SupervisorOptions extends ConnectOptions {
   readonly server: McpServerConfig.McpServerConfig
   readonly health?: HealthOptions | undefined
   /** A session that lived at least this long is followed by a reconnect with no wait. Default 60 s. */
@@ -55,19 +50,19 @@ export interface SupervisorOptions extends McpClient.Options {
   /** Do not wait for the first connection (the session appears when the server is up). */
   readonly lazy?: boolean | undefined
   /** Called with each new session, before calls may use it. */
-  readonly onSession?: ((session: Session) => Effect.Effect<void>) | undefined
+  readonly onSession?: ((live: Live) => Effect.Effect<void>) | undefined
 }
 
 /** @internal */
 export interface Supervisor {
   readonly server: string
   /** The live session, read synchronously on every call. */
-  readonly current: () => Session | undefined
+  readonly current: () => Live | undefined
   /** The live session, or the next one within `timeoutMillis`. */
-  readonly awaitSession: (timeoutMillis: number, operation: string) => Effect.Effect<Session, McpClient.ConnectError>
-  /** Marks a session dead (e.g. its HTTP session expired); the supervisor replaces it. */
-  readonly invalidate: (session: Session, reason: McpConnectError) => Effect.Effect<void>
+  readonly awaitSession: (timeoutMillis: number, operation: string) => Effect.Effect<Live, ConnectError>
   readonly status: LazySubscriptionRef<Status>
+  /** Publishes `Connected` for the live session, if there is one (e.g. after a breaker closed). */
+  readonly showConnected: Effect.Effect<void>
   /** How many sessions were made so far. */
   readonly sessions: () => number
 }
@@ -75,7 +70,7 @@ export interface Supervisor {
 const DEFAULT_RESET_AFTER = Duration.seconds(60)
 
 /** @internal */
-export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpClient.ConnectError, Scope.Scope> =>
+export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, ConnectError, Scope.Scope> =>
   Effect.gen(function*() {
     const layerScope = yield* Effect.scope
     // sessions live in their own scope, made before the finalizer that stops the supervisor: on
@@ -85,11 +80,14 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const policy = options.policy
     const status = new LazySubscriptionRef<Status>(Status.Connecting({ attempt: 1 }))
-    let current: Session | undefined
-    let next = Deferred.unsafeMake<Session, McpClient.ConnectError>(FiberId.none)
+    let current: Live | undefined
+    let next = Deferred.unsafeMake<Live, ConnectError>(FiberId.none)
     let made = 0
     let attemptsSinceLost = 0
-    let server = McpServerConfig.name(options.server)
+    const server = McpServerConfig.name(options.server)
+    // one deadline timer and one set of metric updaters for every session of this server
+    const timer = new DeadlineTimer(clock)
+    const metrics = metricsFor(server)
     // While a session lives no fiber waits for its end: its death (the transport closed, missed
     // health checks, an expired HTTP session) starts the fiber that replaces it. `connecting`
     // is true while a fiber connects (at startup or after a loss): a death then is seen by it.
@@ -98,11 +96,19 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
     let reconnecting: Fiber.RuntimeFiber<void> | undefined
 
     const setStatus = (s: Status) => status.set(s)
+    const connectedStatus = (live: Live) =>
+      Status.Connected({
+        sessionId: live.session.sessionId,
+        pid: live.session.pid,
+        since: clock.unsafeCurrentTimeMillis()
+      })
 
     const connectSession = Effect.gen(function*() {
       const scope = yield* Scope.fork(sessionsScope, ExecutionStrategy.sequential)
-      const client = yield* McpClient.make(options.server, {
+      const deadlines = new Deadlines(timer, runFork)
+      const { attempts, session } = yield* connect(options.server, deadlines, {
         ...options,
+        metrics,
         onRetry: (step) =>
           Effect.zipRight(
             Effect.suspend(() => {
@@ -120,47 +126,43 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
         Scope.extend(scope),
         Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
       )
+      // added last, so it runs first when the session closes: nothing of it expires during its release
+      yield* Scope.addFinalizer(scope, deadlines.shutdown)
       made++
-      server = client.server
       let lost: McpConnectError | undefined
-      const session: Session = {
-        client,
+      const live: Live = {
+        session,
+        attempts,
         scope,
         number: made,
         lost: () => lost,
         kill: (reason) => {
           if (lost !== undefined) return
           lost = reason
-          if (current === session) current = undefined
+          if (current === live) current = undefined
           if (connecting || stopped) return
           connecting = true
-          reconnecting = runFork(reconnect(session))
+          reconnecting = runFork(reconnect(live))
         }
       }
-      sessionInternals.get(client)?.whenClosed(session.kill)
-      if (options.health !== undefined) yield* Effect.forkIn(healthCheck(session, options.health), scope)
-      if (options.onSession !== undefined) yield* options.onSession(session)
-      return session
+      session.onClose(live.kill)
+      if (options.health !== undefined) yield* Effect.forkIn(healthCheck(live, options.health), scope)
+      if (options.onSession !== undefined) yield* options.onSession(live)
+      return live
     })
 
-    const publish = (session: Session) =>
+    const publish = (live: Live) =>
       Effect.gen(function*() {
-        current = session
+        current = live
         attemptsSinceLost = 0
         connectedAt = clock.unsafeCurrentTimeMillis()
         const ready = next
-        next = Deferred.unsafeMake<Session, McpClient.ConnectError>(FiberId.none)
-        yield* Deferred.succeed(ready, session)
-        yield* setStatus(
-          Status.Connected({
-            sessionId: session.client.sessionId,
-            pid: session.client.pid,
-            since: clock.unsafeCurrentTimeMillis()
-          })
-        )
+        next = Deferred.unsafeMake<Live, ConnectError>(FiberId.none)
+        yield* Deferred.succeed(ready, live)
+        yield* setStatus(connectedStatus(live))
       })
 
-    const giveUp = (error: McpClient.ConnectError) =>
+    const giveUp = (error: ConnectError) =>
       Effect.gen(function*() {
         current = undefined
         yield* Deferred.fail(next, error)
@@ -187,7 +189,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
      * `lost` if given; ends once a session is published and still alive, so that no fiber is
      * left waiting while it lives.
      */
-    const reconnect = (lost: Session | undefined) =>
+    const reconnect = (lost: Live | undefined) =>
       Effect.gen(function*() {
         let session = lost
         while (true) {
@@ -252,7 +254,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
       })
     )
 
-    const awaitSession = (timeoutMillis: number, operation: string): Effect.Effect<Session, McpClient.ConnectError> =>
+    const awaitSession = (timeoutMillis: number, operation: string): Effect.Effect<Live, ConnectError> =>
       Effect.suspend(() => {
         if (current !== undefined) return Effect.succeed(current)
         return Deferred.await(next).pipe(
@@ -270,13 +272,11 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
       })
 
     return {
-      get server() {
-        return server
-      },
+      server,
       current: () => current,
       awaitSession,
-      invalidate: (session, reason) => Effect.sync(() => session.kill(reason)),
       status,
+      showConnected: Effect.suspend(() => current === undefined ? Effect.void : setStatus(connectedStatus(current))),
       sessions: () => made
     } satisfies Supervisor
   })
@@ -284,21 +284,21 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, McpC
 /**
  * Pings on a fixed schedule; `misses` failed pings in a row mark the session dead.
  */
-const healthCheck = (session: Session, health: HealthOptions) => {
+const healthCheck = (live: Live, health: HealthOptions) => {
   const interval = Duration.decode(health.interval ?? Duration.seconds(30))
-  const timeout = health.timeout ?? Duration.seconds(5)
+  const timeout = Duration.toMillis(Duration.decode(health.timeout ?? Duration.seconds(5)))
   const misses = health.misses ?? 3
   let missed = 0
-  const once = session.client.ping({ timeout }).pipe(
+  const once = live.session.ping(timeout).pipe(
     Effect.matchEffect({
       onSuccess: () => Effect.sync(() => (missed = 0)),
       onFailure: (error) =>
         Effect.sync(() => {
           missed++
           if (missed >= misses) {
-            session.kill(
+            live.kill(
               closedError(
-                session.client.server,
+                live.session.server,
                 `the server missed ${missed} health checks in a row (last: ${error.message})`
               )
             )

@@ -1,23 +1,17 @@
 /**
- * The per-request pieces of the hot path: a cheap abort signal, and the callback tool call
- * that `McpTools` builds its calls on.
+ * The abort signal of one request.
  *
  * @internal
  */
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
-import type * as Exit from "effect/Exit"
-import { constVoid } from "effect/Function"
-import type { McpClient, RequestError } from "../McpClient.js"
-import type { McpConnectError } from "../McpError.js"
-
 type AbortListener = ((event: Event) => void) | { handleEvent(event: Event): void }
 
 /**
  * The abort signal of one request: the part of `AbortSignal` that the SDK's `Protocol.request`
  * uses (`aborted`, `reason`, `throwIfAborted`, `addEventListener("abort", ...)`), as a plain object.
  *
- * On Node 20 each `new AbortController().signal` costs about 7 µs (and the SDK's abort listener
- * about 2 µs more), as much as a whole in-memory round trip; this is one small allocation.
+ * On Node 20 a `new AbortController()` per request (and the SDK's listener on its signal) costs
+ * about as much as a whole in-memory round trip (see docs/benchmarks.md); this is one small
+ * allocation.
  *
  * @internal
  */
@@ -64,37 +58,3 @@ export class RequestSignal {
     }
   }
 }
-
-/**
- * Starts `tools/call` with its deadline and calls `onExit` once with its outcome (unless
- * cancelled first); returns the cancel function, which sends `notifications/cancelled` while
- * the request is in flight and does nothing after. No Effect, no fiber and no interruption
- * hook: whoever starts it must cancel it if it stops waiting. `McpTools` builds its calls on it,
- * and `callAll` runs a whole batch of calls from one fiber with it.
- *
- * @internal
- */
-export type StartCallTool = (
-  name: string,
-  args: Record<string, unknown> | undefined,
-  timeoutMillis: number,
-  onExit: (exit: Exit.Exit<CallToolResult, RequestError>) => void
-) => () => void
-
-/**
- * What `McpTools` and the supervisor use of a session made by `McpClient.make`, beyond its
- * public interface.
- *
- * @internal
- */
-export interface SessionInternals {
-  readonly startCall: StartCallTool
-  /** Runs `listener` with the reason when the transport closes (at once if it has); no fiber waits for it. */
-  readonly whenClosed: (listener: (reason: McpConnectError) => void) => void
-}
-
-/** @internal */
-export const sessionInternals: WeakMap<McpClient, SessionInternals> = new WeakMap()
-
-/** @internal */
-export const noCancel: () => void = constVoid

@@ -1,0 +1,276 @@
+/**
+ * One live session: the SDK client, its transport, the deadlines of its requests and their
+ * cancellation. {@link open} makes one connection attempt (transport + `initialize`) in the
+ * current scope; {@link Session.request} is the one way anything talks to the server.
+ *
+ * A request is one `Effect.async` around the SDK's promise, with one entry in the session's
+ * deadline queue and one small abort signal: its deadline or its interruption aborts the
+ * signal, which makes the SDK send `notifications/cancelled`. No fiber and no timer per request.
+ *
+ * @internal
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import type { RequestOptions as SdkRequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js"
+import {
+  type CallToolResult,
+  type ClientCapabilities,
+  type Implementation,
+  type ServerCapabilities,
+  type Tool,
+  ToolListChangedNotificationSchema
+} from "@modelcontextprotocol/sdk/types.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
+import type {
+  JsonSchemaType,
+  JsonSchemaValidator,
+  jsonSchemaValidator
+} from "@modelcontextprotocol/sdk/validation/types.js"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import { constVoid } from "effect/Function"
+import type * as Scope from "effect/Scope"
+import type { RequestError } from "../McpClient.js"
+import { type McpAuthError, type McpConnectError, McpTimeoutError } from "../McpError.js"
+import type * as McpServerConfig from "../McpServerConfig.js"
+import { McpTransports, type OpenedTransport } from "../McpTransport.js"
+import type { Deadlines } from "./deadlines.js"
+import { closedError, connectError, requestError } from "./errors.js"
+import { addFinalizer, bounded } from "./release.js"
+import { RequestSignal } from "./requestSignal.js"
+
+/** What a request on an open session can fail with. @internal */
+export type { RequestError }
+
+/** @internal */
+export interface Session {
+  readonly server: string
+  readonly serverInfo: Implementation | undefined
+  readonly capabilities: ServerCapabilities | undefined
+  readonly instructions: string | undefined
+  readonly protocolVersion: string | undefined
+  /** The `Mcp-Session-Id` of HTTP sessions. */
+  readonly sessionId: string | undefined
+  /** The child's PID for stdio servers. */
+  readonly pid: number | undefined
+  /** Completes with the reason when the transport closes. */
+  readonly closed: Effect.Effect<McpConnectError>
+  readonly isOpen: () => boolean
+  /** Runs `listener` with the reason when the transport closes (at once if it has); no fiber waits. */
+  readonly onClose: (listener: (reason: McpConnectError) => void) => void
+  /** Runs `listener` on each `notifications/tools/list_changed`. */
+  readonly onToolsChanged: (listener: () => void) => void
+  /**
+   * Sends one request (`target`, e.g. the tool's name, completes its name in errors: `tools/call
+   * echo`): `send` receives the SDK's request options (the abort signal). Fails with
+   * `McpTimeoutError` (`maybeExecuted: true`) at `timeoutMillis`; the deadline and interruption
+   * both cancel the request on the server.
+   */
+  readonly request: <A>(
+    method: string,
+    timeoutMillis: number,
+    send: (options: SdkRequestOptions) => Promise<A>,
+    target?: string
+  ) => Effect.Effect<A, RequestError>
+  readonly callTool: (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    timeoutMillis: number
+  ) => Effect.Effect<CallToolResult, RequestError>
+  /** One page of `tools/list`. */
+  readonly listToolsPage: (
+    cursor: string | undefined,
+    timeoutMillis: number
+  ) => Effect.Effect<{ readonly tools: ReadonlyArray<Tool>; readonly nextCursor?: string | undefined }, RequestError>
+  readonly ping: (timeoutMillis: number) => Effect.Effect<void, RequestError>
+}
+
+/** @internal */
+export interface OpenOptions {
+  readonly clientInfo?: Implementation | undefined
+  readonly capabilities?: ClientCapabilities | undefined
+}
+
+/** The SDK's own request timer is kept out of the way: Effect enforces every deadline. */
+const SDK_TIMEOUT = 2_147_483_647
+
+const DEFAULT_CLIENT_INFO: Implementation = { name: "mcp-resilience", version: "0.1.0" }
+
+/** How long a release waits for notifications still being sent (see `flushNotificationsOnRelease`). */
+const NOTIFICATION_FLUSH_BOUND = Duration.seconds(1)
+
+/**
+ * Makes the release wait (at most {@link NOTIFICATION_FLUSH_BOUND}) for the notifications the
+ * SDK is still sending: a call interrupted just before the program ends sends
+ * `notifications/cancelled`, over HTTP a POST of its own that closing the transport would abort.
+ */
+const flushNotificationsOnRelease = (opened: OpenedTransport) =>
+  Effect.suspend(() => {
+    const transport = opened.transport
+    const inFlight = new Set<Promise<unknown>>()
+    const send = transport.send.bind(transport)
+    transport.send = (message, options) => {
+      const sent = send(message, options)
+      if (!("id" in message)) {
+        const settled = sent.then(constVoid, constVoid)
+        inFlight.add(settled)
+        void settled.then(() => inFlight.delete(settled))
+      }
+      return sent
+    }
+    return addFinalizer(Effect.suspend(() =>
+      inFlight.size === 0
+        ? Effect.void
+        : Effect.ignore(bounded(Effect.promise(() => Promise.all(inFlight)), NOTIFICATION_FLUSH_BOUND))
+    ))
+  })
+
+/**
+ * The SDK's output-schema checks with the validator made on first use: the SDK's `Client` makes
+ * an Ajv instance up front, yet uses it only for tools that declare an `outputSchema`. One
+ * instance per session, like the SDK's (Ajv caches compiled schemas by schema object).
+ */
+class LazyValidator implements jsonSchemaValidator {
+  private ajv: AjvJsonSchemaValidator | undefined
+  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+    return (this.ajv ??= new AjvJsonSchemaValidator()).getValidator(schema)
+  }
+}
+
+/**
+ * Opens a transport to `config` and completes the handshake, in the current scope; closing the
+ * scope ends the session (child stopped, HTTP session deleted).
+ *
+ * @internal
+ */
+export const open = (
+  config: McpServerConfig.McpServerConfig,
+  server: string,
+  deadlines: Deadlines,
+  options: OpenOptions
+): Effect.Effect<Session, McpConnectError | McpAuthError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const transports = yield* McpTransports
+    const opened = yield* transports.open(config, server)
+    yield* flushNotificationsOnRelease(opened)
+    const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
+      capabilities: options.capabilities ?? {},
+      jsonSchemaValidator: new LazyValidator()
+    })
+    const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)
+    let reason: McpConnectError | undefined
+    let listeners: Array<(reason: McpConnectError) => void> = []
+    sdk.onclose = () => {
+      if (reason !== undefined) return
+      reason = closedError(server, opened.describeClose?.() ?? "the transport closed")
+      Deferred.unsafeDone(closed, Exit.succeed(reason))
+      const waiting = listeners
+      listeners = []
+      for (const listener of waiting) listener(reason)
+    }
+    sdk.onerror = constVoid
+    yield* Effect.tryPromise({
+      try: (signal) => sdk.connect(opened.transport, { signal, timeout: SDK_TIMEOUT }),
+      catch: (cause) => connectError(server, opened, cause)
+    })
+    let open = true
+    yield* addFinalizer(Effect.sync(() => {
+      open = false
+    }))
+    return makeSession(server, sdk, opened, deadlines, {
+      closed: Deferred.await(closed),
+      isOpen: () => open && reason === undefined,
+      onClose: (listener) => {
+        if (reason === undefined) listeners.push(listener)
+        else listener(reason)
+      }
+    })
+  })
+
+const makeSession = (
+  server: string,
+  sdk: Client,
+  opened: OpenedTransport,
+  deadlines: Deadlines,
+  lifecycle: Pick<Session, "closed" | "isOpen" | "onClose">
+): Session => {
+  /**
+   * Starts one request and calls `resume` once with its outcome; returns the canceller, which
+   * aborts the request while it is in flight (the SDK then sends `notifications/cancelled`).
+   */
+  const start = <A>(
+    resume: (exit: Exit.Exit<A, RequestError>) => void,
+    method: string,
+    target: string | undefined,
+    timeoutMillis: number,
+    send: (options: SdkRequestOptions) => Promise<A>
+  ): () => void => {
+    const signal = new RequestSignal()
+    let done = false
+    const entry = deadlines.add(timeoutMillis, () => {
+      if (done) return
+      done = true
+      try {
+        signal.abort("timeout")
+      } finally {
+        // the request ends at its deadline even if an abort listener throws
+        resume(Exit.fail(
+          new McpTimeoutError({
+            server,
+            operation: target === undefined ? method : `${method} ${target}`,
+            after: Duration.millis(timeoutMillis),
+            maybeExecuted: true
+          })
+        ))
+      }
+    })
+    const settle = (exit: Exit.Exit<A, RequestError>) => {
+      if (done) return
+      done = true
+      deadlines.remove(entry)
+      resume(exit)
+    }
+    send({ signal: signal as unknown as AbortSignal, timeout: SDK_TIMEOUT }).then(
+      (value) => settle(Exit.succeed(value)),
+      (cause) => settle(Exit.fail(requestError(server, method, opened, cause)))
+    )
+    return () => {
+      if (done) return
+      done = true
+      deadlines.remove(entry)
+      signal.abort("interrupted")
+    }
+  }
+
+  const request = <A>(
+    method: string,
+    timeoutMillis: number,
+    send: (options: SdkRequestOptions) => Promise<A>,
+    target?: string
+  ) => Effect.async<A, RequestError>((resume) => Effect.sync(start(resume, method, target, timeoutMillis, send)))
+
+  return {
+    server,
+    serverInfo: sdk.getServerVersion(),
+    capabilities: sdk.getServerCapabilities(),
+    instructions: sdk.getInstructions(),
+    protocolVersion: (opened.transport as { protocolVersion?: string }).protocolVersion,
+    sessionId: opened.transport.sessionId,
+    pid: opened.pid?.(),
+    ...lifecycle,
+    onToolsChanged: (listener) => sdk.setNotificationHandler(ToolListChangedNotificationSchema, listener),
+    request,
+    callTool: (name, args, timeoutMillis) =>
+      request(
+        "tools/call",
+        timeoutMillis,
+        (o) => sdk.callTool({ name, arguments: args ?? {} }, undefined, o) as Promise<CallToolResult>,
+        name
+      ),
+    listToolsPage: (cursor, timeoutMillis) =>
+      request("tools/list", timeoutMillis, (o) => sdk.listTools(cursor === undefined ? undefined : { cursor }, o)),
+    ping: (timeoutMillis) => Effect.asVoid(request("ping", timeoutMillis, (o) => sdk.ping(o)))
+  }
+}
