@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger, Option, Redacted } from "effect"
+import { Deferred, Effect, Fiber, Logger, Option, Redacted, TestClock } from "effect"
 import * as fs from "node:fs"
+import * as http from "node:http"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as McpAuth from "../src/McpAuth.js"
@@ -132,4 +134,91 @@ describe("TokenStore", () => {
         fs.rmSync(dir, { recursive: true, force: true })
       }
     }))
+})
+
+describe("Authorization", () => {
+  const request = (url: string, redirectUrl: string) => ({ server: "s", url: new URL(url), redirectUrl })
+
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const probe = net.createServer()
+      probe.listen(0, "127.0.0.1", () => {
+        const port = (probe.address() as net.AddressInfo).port
+        probe.close(() => resolve(port))
+      })
+    })
+
+  it.scoped("loopback gives up after its timeout (on the Clock) with Denied, and frees its port", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const shown: Array<string> = []
+      const listening = yield* Deferred.make<void>()
+      const authorization = McpAuth.Authorization.loopback({
+        onUrl: (url) =>
+          Effect.sync(() => void shown.push(url.href)).pipe(Effect.zipRight(Deferred.succeed(listening, void 0))),
+        timeout: "2 minutes"
+      })
+      const fiber = yield* Effect.fork(
+        authorization.authorize(request("https://as.example/authorize?state=abc", `http://127.0.0.1:${port}/cb`))
+      )
+      // the URL is shown once the listener is up: then only the Clock decides
+      yield* Deferred.await(listening)
+      yield* TestClock.adjust("119 seconds")
+      assert.isNull(fiber.unsafePoll())
+      yield* TestClock.adjust("1 second")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual(error.reason, "Denied")
+      assert.include(error.message, "no authorization arrived within 2m")
+      assert.deepStrictEqual(shown, ["https://as.example/authorize?state=abc"])
+      // the listener is closed: the port can be taken again
+      yield* Effect.promise(() =>
+        new Promise<void>((resolve, reject) => {
+          const again = net.createServer().once("error", reject)
+          again.listen(port, "127.0.0.1", () => again.close(() => resolve()))
+        })
+      )
+    }))
+
+  it.live("loopback refuses a redirect whose state is not the one sent", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const authorization = McpAuth.Authorization.loopback({
+        onUrl: () => Effect.promise(() => fetch(`http://127.0.0.1:${port}/cb?code=c1&state=forged`)).pipe(Effect.asVoid)
+      })
+      const error = yield* Effect.flip(
+        authorization.authorize(request("https://as.example/authorize?state=abc", `http://127.0.0.1:${port}/cb`))
+      )
+      assert.strictEqual(error.reason, "Denied")
+      assert.include(error.message, "state")
+    }))
+
+  it.live("followRedirect reads the code, and reports the server's error", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          new Promise<http.Server>((resolve) => {
+            const s = http.createServer((req, res) => {
+              const url = new URL(req.url ?? "/", "http://x")
+              const state = url.searchParams.get("state") ?? ""
+              const back = url.pathname === "/deny"
+                ? `http://127.0.0.1:9/cb?error=access_denied&error_description=nope&state=${state}`
+                : `http://127.0.0.1:9/cb?code=the-code&state=${state}`
+              res.writeHead(302, { location: back }).end()
+            })
+            s.listen(0, "127.0.0.1", () => resolve(s))
+          })
+        ),
+        (s) => Effect.promise(() => new Promise<void>((resolve) => s.close(() => resolve())))
+      )
+      const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+      const code = yield* McpAuth.Authorization.followRedirect.authorize(
+        request(`${base}/allow?state=s1`, "http://127.0.0.1:9/cb")
+      )
+      assert.strictEqual(Redacted.value(code), "the-code")
+      const error = yield* Effect.flip(
+        McpAuth.Authorization.followRedirect.authorize(request(`${base}/deny?state=s2`, "http://127.0.0.1:9/cb"))
+      )
+      assert.strictEqual(error.reason, "Denied")
+      assert.include(error.message, "access_denied: nope")
+    }).pipe(Effect.scoped))
 })
