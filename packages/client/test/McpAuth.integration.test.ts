@@ -330,6 +330,36 @@ describe("client credentials", () => {
     }).pipe(Effect.scoped, privateStore, quiet))
 })
 
+describe("HTTP+SSE", () => {
+  it.live("client credentials over SSE, refreshed after expiry with no failed call", () =>
+    Effect.gen(function*() {
+      const server = yield* authServer({ clients: { agent: "sse-secret" } })
+      const client = yield* McpClient.make(
+        McpServerConfig.sse({
+          url: server.sseUrl,
+          auth: McpAuth.clientCredentials({ clientId: "agent", clientSecret: "sse-secret" })
+        }),
+        { policy: once }
+      )
+      assert.strictEqual(text(yield* client.callTool("echo", { text: "over sse" })), "over sse")
+      server.expireAccessTokens()
+      assert.strictEqual(text(yield* client.callTool("echo", { text: "after expiry" })), "after expiry")
+      assert.deepStrictEqual(server.toolCalls, ["echo", "echo"])
+      assert.strictEqual(server.tokenRequests.length, 2)
+    }).pipe(Effect.scoped, privateStore, quiet))
+
+  it.live("authorization code over SSE: the stream opens after the browser step", () =>
+    Effect.gen(function*() {
+      const server = yield* authServer()
+      const client = yield* McpClient.make(
+        McpServerConfig.sse({ url: server.sseUrl, auth: McpAuth.authorizationCode() }),
+        { policy: once }
+      )
+      assert.strictEqual(text(yield* client.callTool("echo", { text: "sse code" })), "sse code")
+      assert.strictEqual(server.authorizeRequests.length, 1)
+    }).pipe(Effect.scoped, withBrowser, privateStore, quiet))
+})
+
 describe("secrets", () => {
   it.live("no token, code or client secret reaches a log line or an error", () =>
     Effect.gen(function*() {

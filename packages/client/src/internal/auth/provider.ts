@@ -73,6 +73,8 @@ export class Provider implements OAuthClientProvider {
   private loaded = false
   private verifier: string | undefined
   private pendingCode: Redacted.Redacted<string> | undefined
+  /** The last code handed to the SDK, to scrub from an exchange's error text. */
+  private lastCode: Redacted.Redacted<string> | undefined
   /** The scope the server's last `WWW-Authenticate` asked for. */
   private challengedScope: string | undefined
   /** A `403 insufficient_scope` is being answered: the next authorization is a step-up. */
@@ -171,6 +173,7 @@ export class Provider implements OAuthClientProvider {
       this.stored.tokens?.idToken,
       this.stored.client?.clientSecret,
       this.pendingCode,
+      this.lastCode,
       auth._tag === "PrivateKeyJwt" ? auth.privateKey : auth.clientSecret
     ].flatMap((secret) => secret === undefined ? [] : [Redacted.value(secret)])
     let out = text.length > 400 ? `${text.slice(0, 400)}...` : text
@@ -356,6 +359,7 @@ export class Provider implements OAuthClientProvider {
   takeCode(): string | undefined {
     const code = this.pendingCode
     this.pendingCode = undefined
+    if (code !== undefined) this.lastCode = code
     return code === undefined ? undefined : Redacted.value(code)
   }
 
