@@ -6,7 +6,20 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
-import { Cause, Effect, Exit, HashMap, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import {
+  Cause,
+  Context,
+  DefaultServices,
+  Effect,
+  Exit,
+  HashMap,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Redacted,
+  Tracer
+} from "effect"
 import { generateKeyPairSync } from "node:crypto"
 import * as McpAuth from "../src/McpAuth.js"
 import * as McpClient from "../src/McpClient.js"
@@ -361,7 +374,7 @@ describe("HTTP+SSE", () => {
 })
 
 describe("secrets", () => {
-  it.live("no token, code or client secret reaches a log line or an error", () =>
+  it.live("no token, code or client secret reaches a log line, a span or an error", () =>
     Effect.gen(function*() {
       const lines: Array<string> = []
       const capture = Logger.make(({ annotations, cause, message }) => {
@@ -393,13 +406,35 @@ describe("secrets", () => {
         ).pipe(Effect.scoped, Effect.flip)
         errors.push(String(wrong), JSON.stringify(wrong))
       })
+      // every span, with its attributes, events and how it ended
+      const spans: Array<Tracer.Span> = []
+      const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+      const recording = Tracer.make({
+        span: (...args) => {
+          const span = builtIn.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: (f, fiber) => builtIn.context(f, fiber)
+      })
       yield* run.pipe(
         Effect.scoped,
         withBrowser,
         privateStore,
         Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
-        Logger.withMinimumLogLevel(LogLevel.All)
+        Logger.withMinimumLogLevel(LogLevel.All),
+        Effect.withTracer(recording)
       )
+      assert.isAbove(spans.length, 3)
+      for (const span of spans) {
+        const ended = span.status._tag === "Ended" ? span.status.exit : undefined
+        lines.push(JSON.stringify({
+          name: span.name,
+          attributes: [...span.attributes],
+          events: (span as unknown as { events?: unknown }).events ?? [],
+          exit: ended === undefined || Exit.isSuccess(ended) ? "" : Cause.pretty(ended.cause)
+        }, (_, value) => typeof value === "bigint" ? String(value) : value))
+      }
       const secrets = [...server.issuedSecrets, "client-secret-xyz", "not-the-client-secret"]
       assert.isAbove(server.issuedSecrets.length, 3)
       assert.isAbove(lines.length + errors.length, 3)
