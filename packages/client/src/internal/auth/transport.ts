@@ -82,10 +82,16 @@ const exchange = async (
     if (response.status !== 401 && response.status !== 403) return response
   }
   if (init?.method === "GET") {
-    // the optional event stream does not authorize on its own (the SDK would run a second flow
-    // beside the one of the requests): it is answered as not offered, and reopens on reconnect
+    // Streamable HTTP's optional event stream does not authorize on its own (the SDK would run a
+    // second flow beside the one of the requests): it is answered as not offered, and reopens on
+    // reconnect
     await response.body?.cancel()
     return new Response(null, { status: 405, statusText: "Method Not Allowed" })
+  }
+  if (init?.method !== "POST") {
+    // the HTTP+SSE event stream (its client sets no method): the SDK authorizes it in `start`,
+    // before any request; it starts no flow that requests would wait on
+    return response
   }
   try {
     provider.challenged(response)
