@@ -12,7 +12,8 @@ const config: ViteUserConfig = {
     alias: {
       "@mcp-resilience/policy": pkg("policy"),
       "@mcp-resilience/client": pkg("client"),
-      "@mcp-resilience/testing": pkg("testing")
+      "@mcp-resilience/testing": pkg("testing"),
+      "@mcp-resilience/ai": pkg("ai")
     }
   },
   test: {

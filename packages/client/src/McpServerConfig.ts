@@ -16,6 +16,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { DEFAULT_MAX_MESSAGE_BYTES } from "./internal/httpFetch.js"
 import * as McpAuth from "./McpAuth.js"
 import { McpConfigError } from "./McpError.js"
 
@@ -44,6 +45,15 @@ export const HttpUrl = Schema.String.pipe(
  * @category models
  */
 export const Secrets = Schema.Record({ key: Schema.String, value: Schema.Redacted(Schema.String) })
+
+/**
+ * The bound on one message an HTTP server sends (one JSON answer, one SSE event), in bytes:
+ * from 1 KiB to 1 GiB.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const MaxMessageBytes = Schema.Int.pipe(Schema.between(1_024, 1_073_741_824))
 
 /**
  * What to do with a stdio server's stderr: `"log"` reads it line by line into `Effect.logDebug`
@@ -84,6 +94,8 @@ export class Http extends Schema.TaggedClass<Http>("@mcp-resilience/client/McpSe
   url: HttpUrl,
   headers: Schema.optionalWith(Secrets, { default: () => ({}) }),
   fallbackToSse: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** The bound on one answer or one SSE event the server sends, in bytes. Default 10 MiB, as the SDK's for stdio. */
+  maxMessageBytes: Schema.optionalWith(MaxMessageBytes, { default: () => DEFAULT_MAX_MESSAGE_BYTES }),
   /** OAuth authorization (see `McpAuth`): the client obtains, refreshes and steps up its tokens. */
   auth: Schema.optional(McpAuth.Auth)
 }) {}
@@ -98,6 +110,8 @@ export class Sse extends Schema.TaggedClass<Sse>("@mcp-resilience/client/McpServ
   name: Schema.optional(NonEmpty),
   url: HttpUrl,
   headers: Schema.optionalWith(Secrets, { default: () => ({}) }),
+  /** The bound on one SSE event the server sends, in bytes. Default 10 MiB. */
+  maxMessageBytes: Schema.optionalWith(MaxMessageBytes, { default: () => DEFAULT_MAX_MESSAGE_BYTES }),
   /** OAuth authorization (see `McpAuth`). */
   auth: Schema.optional(McpAuth.Auth)
 }) {}
@@ -155,6 +169,8 @@ export interface HttpOptions {
   /** Plain strings are wrapped in `Redacted`. */
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>>
   readonly fallbackToSse?: boolean
+  /** The bound on one answer or SSE event the server sends, in bytes. Default 10 MiB. */
+  readonly maxMessageBytes?: number
   /** OAuth authorization: `McpAuth.authorizationCode(...)`, `.clientCredentials(...)`, `.privateKeyJwt(...)`. */
   readonly auth?: McpAuth.Auth
 }
@@ -199,7 +215,8 @@ export const http = (options: HttpOptions): Http =>
       ...options,
       url: String(options.url),
       headers: redactAll(options.headers) ?? {},
-      fallbackToSse: options.fallbackToSse ?? false
+      fallbackToSse: options.fallbackToSse ?? false,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     }) as any,
     { disableValidation: true }
   )
@@ -211,9 +228,15 @@ export const http = (options: HttpOptions): Http =>
  * @category constructors
  */
 export const sse = (options: Omit<HttpOptions, "fallbackToSse">): Sse =>
-  Sse.make(defined({ ...options, url: String(options.url), headers: redactAll(options.headers) ?? {} }) as any, {
-    disableValidation: true
-  })
+  Sse.make(
+    defined({
+      ...options,
+      url: String(options.url),
+      headers: redactAll(options.headers) ?? {},
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    }) as any,
+    { disableValidation: true }
+  )
 
 /**
  * An in-process server.

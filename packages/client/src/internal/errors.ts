@@ -7,6 +7,7 @@ import { ErrorCode, McpError as SdkMcpError } from "@modelcontextprotocol/sdk/ty
 import { McpAuthError, McpConnectError, McpProtocolError } from "../McpError.js"
 import type { OpenedTransport } from "../McpTransport.js"
 import { AuthFailure } from "./auth/provider.js"
+import { MessageTooLarge } from "./httpFetch.js"
 
 const codeOf = (
   u: unknown
@@ -131,6 +132,16 @@ const httpError = (server: string, opened: OpenedTransport | undefined, status: 
   })
 }
 
+/** A `MessageTooLarge` in `u` or its causes (fetch and the body readers wrap what a stream errored with). */
+const findMessageTooLarge = (u: unknown): MessageTooLarge | undefined => {
+  let current: unknown = u
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    if (current instanceof MessageTooLarge) return current
+    current = current.cause
+  }
+  return undefined
+}
+
 /** Maps a failure of a request on an open session. */
 export const requestError = (
   server: string,
@@ -157,6 +168,10 @@ export const requestError = (
   if (status !== undefined) {
     const error = httpError(server, opened, status, cause)
     return error._tag === "McpConnectError" ? new McpConnectError({ ...error, maybeExecuted: status >= 500 }) : error
+  }
+  const tooLarge = findMessageTooLarge(cause)
+  if (tooLarge !== undefined) {
+    return new McpProtocolError({ server, method, code: ErrorCode.InternalError, detail: tooLarge.message })
   }
   // the SDK validates results with zod: "ZodError" in zod 3, "$ZodError" in zod 4
   if (cause instanceof Error && (cause.name === "ZodError" || cause.name === "$ZodError")) {

@@ -25,14 +25,14 @@ import {
 export type Format = "mcpServers" | "servers"
 
 const transportKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "auth"] as const
-const optionKeys = ["stderr", "shutdownGraceMillis", "fallbackToSse"] as const
+const optionKeys = ["stderr", "shutdownGraceMillis", "fallbackToSse", "maxMessageBytes"] as const
 const ownKeys = ["policy", "health", "breaker", "tools", "prefix", "startup"] as const
 
 /** Every key a server may have, in the order an "unknown key" message lists them. */
 export const serverKeys: ReadonlyArray<string> = [...transportKeys, ...optionKeys, ...ownKeys]
 
 const stdioOnly: ReadonlyArray<string> = ["command", "args", "env", "cwd", "stderr", "shutdownGraceMillis"]
-const httpOnly: ReadonlyArray<string> = ["url", "headers", "fallbackToSse", "auth"]
+const httpOnly: ReadonlyArray<string> = ["url", "headers", "fallbackToSse", "maxMessageBytes", "auth"]
 const serverTypes = ["stdio", "http", "sse"] as const
 type ServerType = typeof serverTypes[number]
 
@@ -132,6 +132,7 @@ export const decodeServer = (
       ["url", yield* field(entry, "url", string)],
       ["headers", yield* field(entry, "headers", (u) => optional(u, secretRecord))],
       ["fallbackToSse", get(entry, "fallbackToSse")],
+      ["maxMessageBytes", get(entry, "maxMessageBytes")],
       // OAuth (`McpAuth.Auth`): `{ "_tag": "ClientCredentials", "clientId": ..., "clientSecret": "${env:SECRET}" }`
       ["auth", get(entry, "auth")]
     ])
