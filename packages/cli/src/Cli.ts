@@ -42,7 +42,7 @@ import { type Entry, helpText } from "./internal/help.js"
 import { applyPolicyFlags, durationOption, type PolicyFlags, policyOptions } from "./internal/policy.js"
 import * as Progress from "./internal/progress.js"
 import { styles } from "./internal/style.js"
-import { resolveTarget, SHUTDOWN_GRACE_MILLIS, type TargetFlags, targetOptions } from "./internal/target.js"
+import { resolveTarget, SHUTDOWN_GRACE_MILLIS, type TargetFlags, targetOptions, withOAuth } from "./internal/target.js"
 import { watch } from "./internal/watch.js"
 
 /**
@@ -384,7 +384,8 @@ export const main = (
       Effect.as(Console.error(`error: ${Cause.pretty(Cause.die(defect))}`), ExitCode.Failed as number)
     ),
     Logger.withMinimumLogLevel(LogLevel.None),
-    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true })))
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))),
+    withOAuth
   )
 }
 

@@ -125,8 +125,44 @@ export class McpTimeoutError extends Schema.TaggedError<McpTimeoutError>("@mcp-r
 }
 
 /**
- * The server refused our credentials (HTTP 401 or 403, or an OAuth failure). Never retried:
- * the same credentials will be refused again.
+ * What part of authorization failed, for {@link McpAuthError}:
+ *
+ * - `Rejected`: the server answered 401 or 403 to the credentials sent (fixed headers, or a token
+ *   that a fresh authorization just produced).
+ * - `Metadata`: protected-resource or authorization-server metadata is missing or unusable, or
+ *   names a resource other than the server's URL.
+ * - `Registration`: dynamic client registration failed or is not offered.
+ * - `Denied`: the interactive authorization step failed or was denied (the `Authorization` service).
+ * - `InteractionRequired`: an authorization code is needed and no `Authorization` service is provided.
+ * - `TokenEndpoint`: the token endpoint refused the grant (code exchange, client credentials, JWT).
+ * - `RefreshFailed`: the refresh token was refused and no re-authorization was possible.
+ * - `InsufficientScope`: the server still answers `403 insufficient_scope` after the step-ups allowed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const AuthReason = Schema.Literal(
+  "Rejected",
+  "Metadata",
+  "Registration",
+  "Denied",
+  "InteractionRequired",
+  "TokenEndpoint",
+  "RefreshFailed",
+  "InsufficientScope"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AuthReason = typeof AuthReason.Type
+
+/**
+ * The server refused our credentials (HTTP 401 or 403) or an OAuth step failed; `reason` says
+ * which (see {@link AuthReason}; `Rejected` when not given). Never retried: the same credentials
+ * will be refused again, and the OAuth flow has already refreshed or re-authorized as far as the
+ * rules allow. The message never holds a token or a client secret.
  *
  * @since 0.1.0
  * @category errors
@@ -135,6 +171,7 @@ export class McpAuthError extends Schema.TaggedError<McpAuthError>("@mcp-resilie
   "McpAuthError",
   {
     server: Schema.String,
+    reason: Schema.optionalWith(AuthReason, { default: () => "Rejected" as const }),
     status: Schema.optional(Schema.Number),
     detail: Schema.String
   }
@@ -150,7 +187,8 @@ export class McpAuthError extends Schema.TaggedError<McpAuthError>("@mcp-resilie
    */
   override get message(): string {
     const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
-    return `${where(this.server)} not authorized${status}: ${this.detail}`
+    const reason = this.reason === "Rejected" ? "" : `, ${this.reason}`
+    return `${where(this.server)} not authorized${reason}${status}: ${this.detail}`
   }
 }
 

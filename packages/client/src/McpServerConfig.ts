@@ -18,6 +18,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "./internal/httpFetch.js"
 import { redactUrl } from "./internal/redact.js"
+import * as McpAuth from "./McpAuth.js"
 import { McpConfigError } from "./McpError.js"
 
 const NonEmpty = Schema.String.pipe(
@@ -100,7 +101,9 @@ export class Http extends Schema.TaggedClass<Http>("@mcp-resilience/client/McpSe
   headers: Schema.optionalWith(Secrets, { default: () => ({}) }),
   fallbackToSse: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** The bound on one answer or one SSE event the server sends, in bytes. Default 10 MiB, as the SDK's for stdio. */
-  maxMessageBytes: Schema.optionalWith(MaxMessageBytes, { default: () => DEFAULT_MAX_MESSAGE_BYTES })
+  maxMessageBytes: Schema.optionalWith(MaxMessageBytes, { default: () => DEFAULT_MAX_MESSAGE_BYTES }),
+  /** OAuth authorization (see `McpAuth`): the client obtains, refreshes and steps up its tokens. */
+  auth: Schema.optional(McpAuth.Auth)
 }) {}
 
 /**
@@ -114,7 +117,9 @@ export class Sse extends Schema.TaggedClass<Sse>("@mcp-resilience/client/McpServ
   url: HttpUrl,
   headers: Schema.optionalWith(Secrets, { default: () => ({}) }),
   /** The bound on one SSE event the server sends, in bytes. Default 10 MiB. */
-  maxMessageBytes: Schema.optionalWith(MaxMessageBytes, { default: () => DEFAULT_MAX_MESSAGE_BYTES })
+  maxMessageBytes: Schema.optionalWith(MaxMessageBytes, { default: () => DEFAULT_MAX_MESSAGE_BYTES }),
+  /** OAuth authorization (see `McpAuth`). */
+  auth: Schema.optional(McpAuth.Auth)
 }) {}
 
 /**
@@ -172,6 +177,8 @@ export interface HttpOptions {
   readonly fallbackToSse?: boolean
   /** The bound on one answer or SSE event the server sends, in bytes. Default 10 MiB. */
   readonly maxMessageBytes?: number
+  /** OAuth authorization: `McpAuth.authorizationCode(...)`, `.clientCredentials(...)`, `.privateKeyJwt(...)`. */
+  readonly auth?: McpAuth.Auth
 }
 
 const redactAll = (record: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined) =>
@@ -299,7 +306,13 @@ const encodeForCheck = (config: Stdio | Http | Sse): unknown => {
     Predicate.isRecord(r) ?
       Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v])) :
       r
-  return defined({ _tag, ...fields, env: unwrap(fields.env), headers: unwrap(fields.headers) })
+  return defined({
+    _tag,
+    ...fields,
+    env: unwrap(fields.env),
+    headers: unwrap(fields.headers),
+    auth: unwrap(fields.auth)
+  })
 }
 
 /**

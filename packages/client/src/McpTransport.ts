@@ -15,10 +15,13 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import { Provider } from "./internal/auth/provider.js"
+import { authFetch, AuthSse, AuthStreamableHttp } from "./internal/auth/transport.js"
 import { recordingFetch } from "./internal/httpFetch.js"
 import { scrubber } from "./internal/redact.js"
 import { acquireRelease, addFinalizer, bounded } from "./internal/release.js"
 import { defaultEnvironment, StdioTransport } from "./internal/stdioTransport.js"
+import { Authorization, TokenStore } from "./McpAuth.js"
 import { type McpAuthError, McpConnectError } from "./McpError.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
 
@@ -104,6 +107,10 @@ const deleteSession = async (
 ): Promise<void> => {
   const headers = new Headers(unredact(config.headers))
   headers.set("mcp-session-id", sessionId)
+  if (transport instanceof AuthStreamableHttp) {
+    const tokens = await transport.provider.tokens()
+    if (tokens !== undefined) headers.set("authorization", `Bearer ${tokens.access_token}`)
+  }
   if (transport.protocolVersion !== undefined) headers.set("mcp-protocol-version", transport.protocolVersion)
   const response = await fetch(config.url, { method: "DELETE", headers, signal, redirect: "manual" })
   await response.body?.cancel()
@@ -113,23 +120,39 @@ const deleteSession = async (
 
 const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: string) =>
   acquireRelease(
-    Effect.sync(() => {
+    Effect.gen(function*() {
       // a GET stream that cannot be reopened means the server is gone: closing the transport ends the
       // session, and the supervisor replaces it (with health checks off too)
-      const recorder = recordingFetch(config.maxMessageBytes, () => void transport.close())
+      let current: Transport | undefined
+      const recorder = recordingFetch(config.maxMessageBytes, () => void current?.close())
+      // a header's value, and its credentials alone (the token after `Bearer `)
+      const scrub = scrubber(
+        Object.values(config.headers).flatMap((v) => [Redacted.value(v), ...Redacted.value(v).split(/\s+/).slice(1)])
+      )
       const requestInit: RequestInit = { headers: unredact(config.headers) }
+      const url = new URL(config.url)
+      if (config.auth !== undefined) {
+        const provider = new Provider({
+          server,
+          url: url.href,
+          auth: config.auth,
+          store: yield* TokenStore,
+          authorization: yield* Authorization,
+          runtime: yield* Effect.runtime<never>()
+        })
+        const options = { requestInit, fetch: authFetch(provider, recorder.fetchFn) }
+        const transport = config._tag === "Http"
+          ? new AuthStreamableHttp(url, options, provider)
+          : new AuthSse(url, options, provider)
+        current = transport
+        return { transport, lastHttpError: recorder.last, scrub } satisfies OpenedTransport
+      }
       const transport = config._tag === "Http"
-        ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
+        ? new StreamableHTTPClientTransport(url, { requestInit, fetch: recorder.fetchFn })
         // the SDK's SSE transport uses `fetch` for the event stream too, adding `requestInit`'s headers
-        : new SSEClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
-      return {
-        transport,
-        lastHttpError: recorder.last,
-        // a header's value, and its credentials alone (the token after `Bearer `)
-        scrub: scrubber(
-          Object.values(config.headers).flatMap((v) => [Redacted.value(v), ...Redacted.value(v).split(/\s+/).slice(1)])
-        )
-      } satisfies OpenedTransport
+        : new SSEClientTransport(url, { requestInit, fetch: recorder.fetchFn })
+      current = transport
+      return { transport, lastHttpError: recorder.last, scrub } satisfies OpenedTransport
     }),
     ({ transport }) =>
       Effect.gen(function*() {

@@ -278,7 +278,7 @@ describe("McpToolsetConfig", () => {
         "unknown key without a suggestion",
         github({ command: "npx", colour: "red" }),
         "invalid config at mcpServers.github.colour: unknown key; expected one of type, command, args, env, cwd, url, " +
-        "headers, stderr, shutdownGraceMillis, fallbackToSse, maxMessageBytes, policy, health, breaker, tools, prefix, startup"
+        "headers, auth, stderr, shutdownGraceMillis, fallbackToSse, maxMessageBytes, policy, health, breaker, tools, prefix, startup"
       ],
       [
         "envFile is rejected",

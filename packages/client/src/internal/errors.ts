@@ -6,6 +6,7 @@
 import { ErrorCode, McpError as SdkMcpError } from "@modelcontextprotocol/sdk/types.js"
 import { McpAuthError, McpConnectError, McpProtocolError } from "../McpError.js"
 import type { OpenedTransport } from "../McpTransport.js"
+import { AuthFailure } from "./auth/provider.js"
 import { MessageTooLarge } from "./httpFetch.js"
 
 const codeOf = (
@@ -116,6 +117,8 @@ export const connectError = (
   opened: OpenedTransport | undefined,
   cause: unknown
 ): McpConnectError | McpAuthError => {
+  // an authorization step failed (see `internal/auth/provider.ts`): already typed, never transient
+  if (cause instanceof AuthFailure) return cause.error
   const status = httpStatus(cause)
   if (status !== undefined) return httpError(server, opened, status, cause)
   if (cause instanceof SdkMcpError) {
@@ -174,7 +177,7 @@ const httpError = (server: string, opened: OpenedTransport | undefined, status: 
   const exchange = opened?.lastHttpError?.()
   // the body of an answer is the server's text: it may echo a header we sent (a token)
   const detail = scrub(opened, messageOf(cause).replace(/^(Streamable HTTP error|SSE error): /, ""))
-  if (status === 401 || status === 403) return new McpAuthError({ server, status, detail })
+  if (status === 401 || status === 403) return new McpAuthError({ server, reason: "Rejected", status, detail })
   return new McpConnectError({
     server,
     reason: "Http",
@@ -201,6 +204,7 @@ export const requestError = (
   opened: OpenedTransport | undefined,
   cause: unknown
 ): McpConnectError | McpAuthError | McpProtocolError => {
+  if (cause instanceof AuthFailure) return cause.error
   if (cause instanceof SdkMcpError) {
     if (cause.code === ErrorCode.ConnectionClosed) {
       return closedError(server, `${opened?.describeClose?.() ?? "the connection closed"} during ${method}`, {

@@ -24,7 +24,7 @@ import {
 /** The top key of the file: Claude Desktop's or VS Code's. */
 export type Format = "mcpServers" | "servers"
 
-const transportKeys = ["type", "command", "args", "env", "cwd", "url", "headers"] as const
+const transportKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "auth"] as const
 const optionKeys = ["stderr", "shutdownGraceMillis", "fallbackToSse", "maxMessageBytes"] as const
 const ownKeys = ["policy", "health", "breaker", "tools", "prefix", "startup"] as const
 
@@ -32,7 +32,7 @@ const ownKeys = ["policy", "health", "breaker", "tools", "prefix", "startup"] as
 export const serverKeys: ReadonlyArray<string> = [...transportKeys, ...optionKeys, ...ownKeys]
 
 const stdioOnly: ReadonlyArray<string> = ["command", "args", "env", "cwd", "stderr", "shutdownGraceMillis"]
-const httpOnly: ReadonlyArray<string> = ["url", "headers", "fallbackToSse", "maxMessageBytes"]
+const httpOnly: ReadonlyArray<string> = ["url", "headers", "fallbackToSse", "maxMessageBytes", "auth"]
 const serverTypes = ["stdio", "http", "sse"] as const
 type ServerType = typeof serverTypes[number]
 
@@ -132,7 +132,9 @@ export const decodeServer = (
       ["url", yield* field(entry, "url", string)],
       ["headers", yield* field(entry, "headers", (u) => optional(u, secretRecord))],
       ["fallbackToSse", get(entry, "fallbackToSse")],
-      ["maxMessageBytes", get(entry, "maxMessageBytes")]
+      ["maxMessageBytes", get(entry, "maxMessageBytes")],
+      // OAuth (`McpAuth.Auth`): `{ "_tag": "ClientCredentials", "clientId": ..., "clientSecret": "${env:SECRET}" }`
+      ["auth", get(entry, "auth")]
     ])
     return yield* (type === "http" ? decodeHttp(fields) : decodeSse(fields))
   })
