@@ -15,7 +15,6 @@ import {
   type CallToolResult,
   type ClientCapabilities,
   type Implementation,
-  type ServerCapabilities,
   type Tool,
   ToolListChangedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
@@ -27,7 +26,7 @@ import * as FiberId from "effect/FiberId"
 import { constVoid } from "effect/Function"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import type { RequestError } from "../McpClient.js"
+import type { McpClient, RequestError } from "../McpClient.js"
 import { type McpAuthError, type McpConnectError, McpTimeoutError } from "../McpError.js"
 import type * as McpServerConfig from "../McpServerConfig.js"
 import { McpTransports, type OpenedTransport } from "../McpTransport.js"
@@ -40,20 +39,21 @@ import { RequestSignal } from "./requestSignal.js"
 /** What a request on an open session can fail with. @internal */
 export type { RequestError }
 
-/** @internal */
-export interface Session {
-  readonly server: string
-  readonly serverInfo: Implementation | undefined
-  readonly capabilities: ServerCapabilities | undefined
-  readonly instructions: string | undefined
-  readonly protocolVersion: string | undefined
-  /** The `Mcp-Session-Id` of HTTP sessions. */
-  readonly sessionId: string | undefined
-  /** The child's PID for stdio servers. */
-  readonly pid: number | undefined
-  /** Completes with the reason when the transport closes. */
-  readonly closed: Effect.Effect<McpConnectError>
-  readonly isOpen: () => boolean
+/** A live session: the facts of `McpClient`, and the one way to send it requests. @internal */
+export interface Session extends
+  Pick<
+    McpClient,
+    | "server"
+    | "serverInfo"
+    | "capabilities"
+    | "instructions"
+    | "protocolVersion"
+    | "sessionId"
+    | "pid"
+    | "closed"
+    | "isOpen"
+  >
+{
   /** Runs `listener` with the reason when the transport closes (at once if it has); no fiber waits. */
   readonly onClose: (listener: (reason: McpConnectError) => void) => void
   /** Runs `listener` on each `notifications/tools/list_changed`. */
