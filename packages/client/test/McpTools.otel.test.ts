@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
 import { fixtureServer, readState } from "./fixtures/paths.js"
+import { startHttp } from "./fixtures/server.mjs"
 import { stateFiles } from "./utils.js"
 
 /** A reader the test collects from when it wants. */
@@ -38,16 +39,28 @@ const unnamedFixture = (stateFile: string, serverName: string) =>
 
 const policy = RetryPolicy.make({ maxAttempts: 2, base: "20 millis", jitter: "none" })
 
-/** Runs `calls` against a fresh fixture under a NodeSdk layer; returns the exported spans and metrics. */
+/** Runs `calls` against a fresh stdio fixture (see {@link exportedFrom}), with the fixture's state after. */
 const exported = <A, E>(serverName: string, calls: (tools: McpTools["Type"]) => Effect.Effect<A, E>) =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const state = newState()
+    return Effect.map(
+      exportedFrom(unnamedFixture(state, serverName), calls),
+      (exported) => ({ ...exported, state: readState(state) })
+    )
+  })
+
+/** Runs `calls` against `server` under a NodeSdk layer; returns the exported spans and metrics. */
+const exportedFrom = <A, E>(
+  server: McpServerConfig.McpServerConfig,
+  calls: (tools: McpTools["Type"]) => Effect.Effect<A, E>
+) =>
+  Effect.gen(function*() {
     const spans = new InMemorySpanExporter()
     const reader = new TestReader()
     return yield* Effect.gen(function*() {
       const result = yield* Effect.scoped(Effect.gen(function*() {
         const tools = yield* McpTools.make({
-          server: unnamedFixture(state, serverName),
+          server,
           policy,
           callPolicy: RetryPolicy.make({ maxAttempts: 1 })
         })
@@ -55,7 +68,7 @@ const exported = <A, E>(serverName: string, calls: (tools: McpTools["Type"]) => 
       })).pipe(Effect.withSpan("caller"))
       const { resourceMetrics } = yield* Effect.promise(() => reader.collect())
       const metrics = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics)
-      return { result, spans: spans.getFinishedSpans(), metrics, state: readState(state) }
+      return { result, spans: spans.getFinishedSpans(), metrics }
     }).pipe(
       Effect.provide(NodeSdk.layer(() => ({
         resource: { serviceName: "otel-test" },
@@ -143,6 +156,22 @@ describe("OpenTelemetry conventions for MCP", () => {
         points.map((point) => [point.attributes["gen_ai.tool.name"], point.attributes["error.type"]]).sort(),
         [["fail", "tool_error"], ["slow", "McpTimeoutError"]]
       )
+    }))
+
+  it.scopedLive("over Streamable HTTP: network.transport tcp, the session id, the traceparent", () =>
+    Effect.gen(function*() {
+      const fixture = yield* Effect.acquireRelease(Effect.promise(() => startHttp({})), (f) => Effect.promise(f.close))
+      const server = McpServerConfig.http({ name: "otel-http", url: fixture.url })
+      const { spans } = yield* exportedFrom(server, (tools) => tools.call("echo", { text: "hi" }))
+      const span = spanNamed(spans, "tools/call echo")
+      const lastCall = fixture.stats.lastCalls?.echo
+      assert.strictEqual(span.attributes["network.transport"], "tcp")
+      assert.strictEqual(span.attributes["mcp.server.name"], "otel-http")
+      assert.isString(span.attributes["mcp.session.id"])
+      assert.match(String(span.attributes["mcp.protocol.version"]), /^\d{4}-\d{2}-\d{2}$/)
+      assert.strictEqual(span.attributes["jsonrpc.request.id"], String(lastCall?.requestId))
+      const { spanId, traceId } = span.spanContext()
+      assert.deepStrictEqual(lastCall?.meta, { traceparent: `00-${traceId}-${spanId}-01` })
     }))
 
   it.live("the connect spans: network.transport, and the server named by its serverInfo in calls only", () =>
