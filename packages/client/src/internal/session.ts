@@ -26,6 +26,7 @@ import * as FiberId from "effect/FiberId"
 import { constVoid } from "effect/Function"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import type { McpClient, RequestError } from "../McpClient.js"
 import { type McpAuthError, type McpConnectError, McpTimeoutError } from "../McpError.js"
 import type * as McpServerConfig from "../McpServerConfig.js"
@@ -35,6 +36,7 @@ import { closedError, connectError, requestError } from "./errors.js"
 import { OutputValidators } from "./outputSchemas.js"
 import { addFinalizer, bounded } from "./release.js"
 import { RequestSignal } from "./requestSignal.js"
+import { traceMeta } from "./telemetry.js"
 
 /** What a request on an open session can fail with. @internal */
 export type { RequestError }
@@ -70,10 +72,15 @@ export interface Session extends
     send: (options: SdkRequestOptions) => Promise<A>,
     target?: string
   ) => Effect.Effect<A, RequestError>
+  /**
+   * `tools/call`; with the call's `span`, sends its trace context in `params._meta`
+   * (`traceparent`) and sets `jsonrpc.request.id` on it.
+   */
   readonly callTool: (
     name: string,
     args: Record<string, unknown> | undefined,
-    timeoutMillis: number
+    timeoutMillis: number,
+    span?: Tracer.Span
   ) => Effect.Effect<CallToolResult, RequestError>
   /** One page of `tools/list`. */
   readonly listToolsPage: (
@@ -161,6 +168,14 @@ export const open = (
       for (const listener of waiting) listener(reason)
     }
     sdk.onerror = constVoid
+    // the version `initialize` settled on: the SDK tells the transport (only HTTP keeps it)
+    let protocolVersion: string | undefined
+    const transport = opened.transport
+    const setProtocolVersion = transport.setProtocolVersion?.bind(transport)
+    transport.setProtocolVersion = (version) => {
+      protocolVersion = version
+      setProtocolVersion?.(version)
+    }
     yield* Effect.tryPromise({
       try: (signal) => sdk.connect(opened.transport, { signal, timeout: SDK_TIMEOUT }),
       catch: (cause) => connectError(server, opened, cause)
@@ -170,6 +185,7 @@ export const open = (
       open = false
     }))
     return makeSession(server, sdk, opened, deadlines, {
+      protocolVersion,
       closed: Deferred.await(closed),
       isOpen: () => open && reason === undefined,
       onClose: (listener) => {
@@ -184,8 +200,18 @@ const makeSession = (
   sdk: Client,
   opened: OpenedTransport,
   deadlines: Deadlines,
-  lifecycle: Pick<Session, "closed" | "isOpen" | "onClose">
+  lifecycle: Pick<Session, "protocolVersion" | "closed" | "isOpen" | "onClose">
 ): Session => {
+  // the id of the last request sent, for `jsonrpc.request.id`: the SDK numbers a request and
+  // hands it to the transport synchronously, within the call that starts it
+  let sentId: string | number | undefined
+  const transport = opened.transport
+  const sendMessage = transport.send.bind(transport)
+  transport.send = (message, options) => {
+    if ("method" in message && "id" in message) sentId = message.id
+    return sendMessage(message, options)
+  }
+
   /**
    * Starts one request and calls `resume` once with its outcome; returns the canceller, which
    * aborts the request while it is in flight (the SDK then sends `notifications/cancelled`).
@@ -246,19 +272,23 @@ const makeSession = (
     serverInfo: sdk.getServerVersion(),
     capabilities: sdk.getServerCapabilities(),
     instructions: sdk.getInstructions(),
-    protocolVersion: (opened.transport as { protocolVersion?: string }).protocolVersion,
     sessionId: opened.transport.sessionId,
     pid: opened.pid?.(),
     ...lifecycle,
     onToolsChanged: (listener) => sdk.setNotificationHandler(ToolListChangedNotificationSchema, listener),
     request,
-    callTool: (name, args, timeoutMillis) =>
-      request(
-        "tools/call",
-        timeoutMillis,
-        (o) => sdk.callTool({ name, arguments: args ?? {} }, undefined, o) as Promise<CallToolResult>,
-        name
-      ),
+    callTool: (name, args, timeoutMillis, span) =>
+      request("tools/call", timeoutMillis, (o) => {
+        const _meta = span === undefined ? undefined : traceMeta(span)
+        sentId = undefined
+        const result = sdk.callTool(
+          _meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta },
+          undefined,
+          o
+        ) as Promise<CallToolResult>
+        if (span !== undefined && sentId !== undefined) span.attribute("jsonrpc.request.id", String(sentId))
+        return result
+      }, name),
     listToolsPage: (cursor, timeoutMillis) =>
       request("tools/list", timeoutMillis, (o) => sdk.listTools(cursor === undefined ? undefined : { cursor }, o)),
     ping: (timeoutMillis) => Effect.asVoid(request("ping", timeoutMillis, (o) => sdk.ping(o)))
