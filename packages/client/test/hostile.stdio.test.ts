@@ -87,3 +87,26 @@ describe("hostile stdio servers", () => {
       assert.include(error.message, "Cannot find module")
     }))
 })
+
+describe("hostile tool lists", () => {
+  const lister = (flag: string) =>
+    McpServerConfig.stdio({ name: "lister", command: process.execPath, args: [hostile, flag] })
+
+  it.live("endless pagination fails the listing at maxListPages instead of listing forever", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const tools = yield* McpTools.make({ server: lister("--endless-pages"), policy, limits: { maxListPages: 20 } })
+      const error = yield* Effect.flip(tools.list)
+      assert.strictEqual(error._tag, "McpProtocolError")
+      assert.include(error.message, "more than 20 pages (maxListPages)")
+      // and by default at 100
+      const byDefault = yield* McpTools.make({ server: lister("--endless-pages"), policy })
+      assert.include((yield* Effect.flip(byDefault.list)).message, "more than 100 pages")
+    })))
+
+  it.live("cursors that run in a cycle fail the listing at once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const tools = yield* McpTools.make({ server: lister("--cursor-cycle"), policy })
+      const error = yield* Effect.flip(tools.list)
+      assert.include(error.message, "cursors run in a cycle")
+    })))
+})
