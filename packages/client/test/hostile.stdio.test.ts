@@ -110,3 +110,37 @@ describe("hostile tool lists", () => {
       assert.include(error.message, "cursors run in a cycle")
     })))
 })
+
+describe("tool-list refreshes", () => {
+  it.live("a list_changed storm with slow lists runs one refresh at a time, and the newest list wins", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const tools = yield* McpTools.make({
+        server: McpServerConfig.stdio({
+          name: "storm",
+          command: process.execPath,
+          args: [hostile, "--slow-list", "150"]
+        }),
+        policy,
+        refreshDebounce: "10 millis"
+      })
+      const names = () => Effect.runSync(tools.tools).map((tool) => tool.name)
+      const versionOf = () => Number(names().find((name) => name.startsWith("version_"))?.slice("version_".length))
+      const first = versionOf()
+      yield* tools.call("storm")
+      // ten notifications over 200 ms against 150 ms lists: settled once no list has come for a while
+      yield* eventually(() => versionOf() > first, "no refresh after the storm", 5_000)
+      let seen = versionOf()
+      for (let quiet = 0; quiet < 10;) {
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
+        quiet = versionOf() === seen ? quiet + 1 : 0
+        seen = versionOf()
+      }
+      assert.include(
+        names(),
+        "inflight_1",
+        `lists in flight at once: ${names().filter((n) => n.startsWith("inflight"))}`
+      )
+      // one list at a time: the last one the server made is the last one kept
+      assert.isAtMost(seen - first, 6, `lists made for ten notifications: ${seen - first}`)
+    })))
+})
