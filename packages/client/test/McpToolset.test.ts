@@ -6,7 +6,7 @@ import { RetryPolicy } from "@mcp-resilience/policy"
 import { Cause, Effect, Exit, Option, Schedule } from "effect"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpToolset } from "../src/McpToolset.js"
-import { serverEverything } from "./fixtures/paths.js"
+import { readState, serverEverything } from "./fixtures/paths.js"
 import { createServer } from "./fixtures/server.mjs"
 import { eventually, fixture as fixtureOf, processesMentioning, stateFiles } from "./utils.js"
 
@@ -136,6 +136,44 @@ describe("McpToolset", () => {
         )
         assert.include(JSON.stringify(result.content), "brand_new: hi")
         assert.notInclude(Effect.runSync(set.list).map((t) => t.name), "a__brand_new")
+      }))
+    }))
+
+  it.live("a name a server advertises later never moves to it: the server that had it keeps it", () =>
+    Effect.gen(function*() {
+      const [stateA, stateB] = [newState(), newState()]
+      yield* Effect.scoped(Effect.gen(function*() {
+        // the newcomer comes first in the config: order must not decide a clash at runtime
+        const set = yield* McpToolset.make({
+          servers: [
+            {
+              name: "newcomer",
+              server: fixture("b", stateB),
+              policy: fast,
+              tools: { allow: ["brand_new", "set_tools"], deny: [] }
+            },
+            { name: "owner", server: fixture("a", stateA), policy: fast, tools: { allow: ["brand_new"], deny: [] } }
+          ],
+          defaults: { refreshDebounce: "20 millis" }
+        })
+        const retry = Schedule.intersect(Schedule.spaced("20 millis"), Schedule.recurs(500))
+        yield* set.servers.get("owner")!.call("set_tools", { add: ["brand_new"] })
+        yield* set.call("brand_new", { text: "first" }).pipe(Effect.retry(retry))
+        // the newcomer advertises the same name, twice
+        for (const round of [1, 2]) {
+          yield* set.call("set_tools", { add: ["brand_new"], round })
+          yield* eventually(
+            () => Effect.runSync(set.servers.get("newcomer")!.tools).some((tool) => tool.name === "brand_new"),
+            "the newcomer's refreshed list"
+          )
+          yield* set.call("brand_new", { text: `round ${round}` })
+        }
+        assert.strictEqual(readState(stateA).executions["brand_new"], 3)
+        assert.strictEqual(readState(stateB).executions["brand_new"] ?? 0, 0)
+        assert.deepStrictEqual(
+          Effect.runSync(set.list).filter((t) => t.name === "brand_new").map((t) => t.server),
+          ["newcomer", "owner"]
+        )
       }))
     }))
 
