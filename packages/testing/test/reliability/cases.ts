@@ -94,7 +94,7 @@ const auth = (code: 401 | 403): Case => ({
   setup: (ctx) => flaky(ctx, { status: { code } }),
   steps: [{ call: "echo" }],
   // never retried: the server answered exactly once
-  expect: { outcome: `McpAuthError(${code})`, within: "3 seconds", stats: { statusAnswers: 1 } }
+  expect: { outcome: `McpAuthError.Rejected(${code})`, within: "3 seconds", stats: { statusAnswers: 1 } }
 })
 
 export const cases: ReadonlyArray<Case> = [
