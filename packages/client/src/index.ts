@@ -18,6 +18,11 @@ export * as McpError from "./McpError.js"
 /**
  * @since 0.1.0
  */
+export * as McpHandlers from "./McpHandlers.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as McpMetrics from "./McpMetrics.js"
 
 /**

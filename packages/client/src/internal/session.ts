@@ -34,10 +34,12 @@ import { constVoid } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type { RequestError } from "../McpClient.js"
 import { type McpAuthError, type McpConnectError, McpTimeoutError } from "../McpError.js"
+import type { Handlers as HandlerOptions } from "../McpHandlers.js"
 import type * as McpServerConfig from "../McpServerConfig.js"
 import { McpTransports, type OpenedTransport } from "../McpTransport.js"
 import type { Deadlines } from "./deadlines.js"
 import { closedError, connectError, requestError } from "./errors.js"
+import * as Handlers from "./handlers.js"
 import { addFinalizer, bounded } from "./release.js"
 import { RequestSignal } from "./requestSignal.js"
 
@@ -91,6 +93,8 @@ export interface Session {
 export interface OpenOptions {
   readonly clientInfo?: Implementation | undefined
   readonly capabilities?: ClientCapabilities | undefined
+  /** Answers to server-to-client requests; their capabilities are merged into `capabilities`. */
+  readonly handlers?: HandlerOptions | undefined
 }
 
 /** The SDK's own request timer is kept out of the way: Effect enforces every deadline. */
@@ -156,9 +160,10 @@ export const open = (
     const opened = yield* transports.open(config, server)
     yield* flushNotificationsOnRelease(opened)
     const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
-      capabilities: options.capabilities ?? {},
+      capabilities: { ...Handlers.capabilitiesOf(options.handlers), ...options.capabilities },
       jsonSchemaValidator: new LazyValidator()
     })
+    const afterHandshake = yield* Handlers.install(sdk, server, options.handlers)
     const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)
     let reason: McpConnectError | undefined
     let listeners: Array<(reason: McpConnectError) => void> = []
@@ -179,6 +184,7 @@ export const open = (
     yield* addFinalizer(Effect.sync(() => {
       open = false
     }))
+    yield* afterHandshake
     return makeSession(server, sdk, opened, deadlines, {
       closed: Deferred.await(closed),
       isOpen: () => open && reason === undefined,
