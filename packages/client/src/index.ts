@@ -28,6 +28,11 @@ export * as McpMetrics from "./McpMetrics.js"
 /**
  * @since 0.1.0
  */
+export * as McpProgress from "./McpProgress.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as McpServerConfig from "./McpServerConfig.js"
 
 /**

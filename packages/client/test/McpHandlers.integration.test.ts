@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { Effect } from "effect"
+import { Logger, LogLevel } from "effect"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
 import { serverEverything } from "./fixtures/paths.js"
@@ -22,6 +23,8 @@ const fast = RetryPolicy.make({
 })
 
 const newState = stateFiles()
+/** Integration tests stay quiet when they pass (connect and retry lines). */
+const quiet = Logger.withMinimumLogLevel(LogLevel.None)
 
 const textOf = (result: CallToolResult) => result.content.map((c) => (c.type === "text" ? c.text : "")).join("")
 
@@ -57,7 +60,7 @@ describe("handlers over stdio", () => {
           assert.strictEqual(yield* tools.sessions, 2)
         }))
         assert.deepStrictEqual(processesMentioning(state), [])
-      }),
+      }).pipe(quiet),
     30_000
   )
 
@@ -89,7 +92,7 @@ describe("handlers over stdio", () => {
           assert.strictEqual(yield* tools.sessions, 1)
         }))
         assert.deepStrictEqual(processesMentioning(state), [])
-      }),
+      }).pipe(quiet),
     30_000
   )
 })
@@ -135,5 +138,5 @@ describe("handlers with server-everything", () => {
       assert.strictEqual(prompts.length, 1)
       const elicited = yield* tools.call(elicitation!, {})
       assert.include(textOf(elicited).toLowerCase(), "accept")
-    })), 30_000)
+    })).pipe(quiet), 30_000)
 })

@@ -31,7 +31,7 @@ import {
 import type { CallOutcome } from "../McpMetrics.js"
 import type { ConnectError } from "./connect.js"
 import type { ServerMetrics } from "./metrics.js"
-import type { RequestError } from "./session.js"
+import type { RequestError, RequestProgress } from "./session.js"
 import type { Supervisor } from "./supervisor.js"
 import type { ToolList } from "./toolList.js"
 
@@ -44,6 +44,8 @@ export interface CallSettings {
   readonly timeoutMillis: number
   /** The caller declares the call safe to repeat. */
   readonly idempotent: boolean
+  /** The server's progress notifications: a listener, and whether they restart the deadline. */
+  readonly progress?: RequestProgress | undefined
 }
 
 /** @internal */
@@ -88,7 +90,8 @@ export const makeCall = (context: CallContext) => {
         ))
 
   /** 2. One attempt on the live session (or the next one), through the breaker. */
-  const attempt = (name: string, args: Record<string, unknown> | undefined, timeoutMillis: number) => {
+  const attempt = (name: string, args: Record<string, unknown> | undefined, settings: CallSettings) => {
+    const timeoutMillis = settings.timeoutMillis
     const send = Effect.suspend(() => {
       const live = supervisor.current()
       const session = live === undefined
@@ -97,10 +100,13 @@ export const makeCall = (context: CallContext) => {
       return Effect.flatMap(
         session,
         (live) =>
-          Effect.tapError(live.session.callTool(name, args, timeoutMillis), (error) =>
-            Effect.sync(() => {
-              if (sessionExpired(error)) live.kill(error)
-            }))
+          Effect.tapError(
+            live.session.callTool(name, args, timeoutMillis, settings.progress),
+            (error) =>
+              Effect.sync(() => {
+                if (sessionExpired(error)) live.kill(error)
+              })
+          )
       )
     })
     return breaker === undefined ? send : breaker.execute(send)
@@ -129,7 +135,7 @@ export const makeCall = (context: CallContext) => {
     if (!canRetry(error)) return Effect.fail(error)
     let replayed = false
     const again = Effect.suspend(() => {
-      if (replayed) return attempt(name, args, settings.timeoutMillis)
+      if (replayed) return attempt(name, args, settings)
       replayed = true
       return Effect.fail(error)
     })
@@ -155,7 +161,7 @@ export const makeCall = (context: CallContext) => {
     Effect.suspend(() => {
       const started = clock.unsafeCurrentTimeNanos()
       return ensureKnown(name).pipe(
-        Effect.zipRight(attempt(name, args, settings.timeoutMillis)),
+        Effect.zipRight(attempt(name, args, settings)),
         Effect.catchAll((error) => retryWhileSafe(name, args, settings, error)),
         Effect.flatMap((result) =>
           result.isError === true

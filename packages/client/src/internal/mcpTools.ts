@@ -28,6 +28,7 @@ import { clientCache } from "./client.js"
 import type { ConnectError } from "./connect.js"
 import { limitsOf } from "./limits.js"
 import { metricsFor } from "./metrics.js"
+import { eventsOf, type Progress, progressOf } from "./progress.js"
 import * as Supervisor from "./supervisor.js"
 import * as ToolList from "./toolList.js"
 
@@ -124,11 +125,22 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       metrics: metricsFor(server),
       clock
     })
-    const callRaw = (name: string, args: Record<string, unknown> | undefined, callOptions: CallOptions | undefined) =>
-      run(name, args, {
-        timeoutMillis: callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout),
-        idempotent: callOptions?.idempotent === true
+    const callRaw = (
+      name: string,
+      args: Record<string, unknown> | undefined,
+      callOptions: CallOptions | undefined,
+      onProgress?: (progress: Progress) => void
+    ) => {
+      const timeoutMillis = callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout)
+      return run(name, args, {
+        timeoutMillis,
+        idempotent: callOptions?.idempotent === true,
+        progress: progressOf(timeoutMillis, callOptions, onProgress)
       })
+    }
+
+    const callWithProgress = (name: string, args?: Record<string, unknown>, callOptions?: CallOptions) =>
+      eventsOf((onProgress) => callRaw(name, args, callOptions, onProgress))
 
     const call = (
       name: string,
@@ -167,6 +179,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       },
       sessions: Effect.sync(() => supervised.sessions()),
       call: call as Service["call"],
+      callWithProgress,
       callAll
     }
     return { service, onToolsChanged: tools.subscribe }

@@ -15,6 +15,7 @@ import {
   type CallToolResult,
   type ClientCapabilities,
   type Implementation,
+  type Progress,
   type ServerCapabilities,
   type Tool,
   ToolListChangedNotificationSchema
@@ -73,13 +74,15 @@ export interface Session {
   readonly request: <A>(
     method: string,
     timeoutMillis: number,
-    send: (options: SdkRequestOptions) => Promise<A>,
-    target?: string
+    send: (options: SdkRequestOptions, meta?: ProgressMeta) => Promise<A>,
+    target?: string,
+    progress?: RequestProgress
   ) => Effect.Effect<A, RequestError>
   readonly callTool: (
     name: string,
     args: Record<string, unknown> | undefined,
-    timeoutMillis: number
+    timeoutMillis: number,
+    progress?: RequestProgress
   ) => Effect.Effect<CallToolResult, RequestError>
   /** One page of `tools/list`. */
   readonly listToolsPage: (
@@ -87,6 +90,21 @@ export interface Session {
     timeoutMillis: number
   ) => Effect.Effect<{ readonly tools: ReadonlyArray<Tool>; readonly nextCursor?: string | undefined }, RequestError>
   readonly ping: (timeoutMillis: number) => Effect.Effect<void, RequestError>
+}
+
+/**
+ * What a request does with the server's progress notifications: `onProgress` sees each one; with
+ * `resetTimeout`, each also restarts the request's deadline, never past `maxTotalMillis` from its
+ * start. @internal
+ */
+export interface RequestProgress {
+  readonly onProgress: (progress: Progress) => void
+  readonly resetTimeout?: { readonly maxTotalMillis: number } | undefined
+}
+
+/** The `_meta` a request with progress carries: `send` puts it in the request's params. @internal */
+export interface ProgressMeta {
+  readonly progressToken: string
 }
 
 /** @internal */
@@ -195,6 +213,29 @@ export const open = (
     })
   })
 
+/** Progress tokens are ours (the SDK's `onprogress` loses a notification that arrives with the response). */
+const PROGRESS_TOKEN_PREFIX = "mcp-resilience-"
+
+/**
+ * Routes `notifications/progress` for our tokens to their listeners as each message arrives, in
+ * order with the responses (the SDK handles notifications a microtask later, after a response
+ * that came in the same chunk has already dropped its progress handler). Others go to the SDK.
+ */
+const routeProgress = (opened: OpenedTransport): Map<string, (progress: Progress) => void> => {
+  const listeners = new Map<string, (progress: Progress) => void>()
+  const transport = opened.transport
+  const sdkOnMessage = transport.onmessage
+  transport.onmessage = (message, extra) => {
+    if (listeners.size > 0 && "method" in message && message.method === "notifications/progress") {
+      const { progressToken, ...progress } = (message.params ?? {}) as Progress & { progressToken?: unknown }
+      const listener = typeof progressToken === "string" ? listeners.get(progressToken) : undefined
+      if (listener !== undefined && typeof progress.progress === "number") return listener(progress)
+    }
+    sdkOnMessage?.(message, extra)
+  }
+  return listeners
+}
+
 const makeSession = (
   server: string,
   sdk: Client,
@@ -202,6 +243,9 @@ const makeSession = (
   deadlines: Deadlines,
   lifecycle: Pick<Session, "closed" | "isOpen" | "onClose">
 ): Session => {
+  const progressListeners = routeProgress(opened)
+  /** Progress tokens of this session's requests (unique within the session, as the spec asks). */
+  let progressTokens = 0
   /**
    * Starts one request and calls `resume` once with its outcome; returns the canceller, which
    * aborts the request while it is in flight (the SDK then sends `notifications/cancelled`).
@@ -211,11 +255,16 @@ const makeSession = (
     method: string,
     target: string | undefined,
     timeoutMillis: number,
-    send: (options: SdkRequestOptions) => Promise<A>
+    send: (options: SdkRequestOptions, meta?: ProgressMeta) => Promise<A>,
+    progress: RequestProgress | undefined
   ): () => void => {
     const signal = new RequestSignal()
     let done = false
-    const entry = deadlines.add(timeoutMillis, () => {
+    const maxTotal = progress?.resetTimeout?.maxTotalMillis ?? Number.POSITIVE_INFINITY
+    const startedAt = progress?.resetTimeout === undefined ? 0 : deadlines.now()
+    /** The deadline from now: the attempt's timeout, cut at the total bound (`after` is the one that applies). */
+    let after = Math.min(timeoutMillis, maxTotal)
+    const expire = () => {
       if (done) return
       done = true
       try {
@@ -226,19 +275,40 @@ const makeSession = (
           new McpTimeoutError({
             server,
             operation: target === undefined ? method : `${method} ${target}`,
-            after: Duration.millis(timeoutMillis),
+            after: Duration.millis(after),
             maybeExecuted: true
           })
         ))
       }
-    })
+    }
+    let entry = deadlines.add(after, expire)
+    const token = progress === undefined ? undefined : `${PROGRESS_TOKEN_PREFIX}${++progressTokens}`
     const settle = (exit: Exit.Exit<A, RequestError>) => {
       if (done) return
       done = true
       deadlines.remove(entry)
+      if (token !== undefined) progressListeners.delete(token)
       resume(exit)
     }
-    send({ signal: signal as unknown as AbortSignal, timeout: SDK_TIMEOUT }).then(
+    const onProgress = progress === undefined ? undefined : (notification: Progress) => {
+      if (done) return
+      if (progress.resetTimeout !== undefined) {
+        const left = maxTotal - (deadlines.now() - startedAt)
+        deadlines.remove(entry)
+        after = left < timeoutMillis ? maxTotal : timeoutMillis
+        entry = deadlines.add(Math.max(0, Math.min(timeoutMillis, left)), expire)
+      }
+      try {
+        progress.onProgress(notification)
+      } catch {
+        // a listener's failure is its own: the request goes on
+      }
+    }
+    if (token !== undefined) progressListeners.set(token, onProgress!)
+    send(
+      { signal: signal as unknown as AbortSignal, timeout: SDK_TIMEOUT },
+      token === undefined ? undefined : { progressToken: token }
+    ).then(
       (value) => settle(Exit.succeed(value)),
       (cause) => settle(Exit.fail(requestError(server, method, opened, cause)))
     )
@@ -246,6 +316,7 @@ const makeSession = (
       if (done) return
       done = true
       deadlines.remove(entry)
+      if (token !== undefined) progressListeners.delete(token)
       signal.abort("interrupted")
     }
   }
@@ -253,9 +324,11 @@ const makeSession = (
   const request = <A>(
     method: string,
     timeoutMillis: number,
-    send: (options: SdkRequestOptions) => Promise<A>,
-    target?: string
-  ) => Effect.async<A, RequestError>((resume) => Effect.sync(start(resume, method, target, timeoutMillis, send)))
+    send: (options: SdkRequestOptions, meta?: ProgressMeta) => Promise<A>,
+    target?: string,
+    progress?: RequestProgress
+  ) =>
+    Effect.async<A, RequestError>((resume) => Effect.sync(start(resume, method, target, timeoutMillis, send, progress)))
 
   return {
     server,
@@ -268,12 +341,18 @@ const makeSession = (
     ...lifecycle,
     onToolsChanged: (listener) => sdk.setNotificationHandler(ToolListChangedNotificationSchema, listener),
     request,
-    callTool: (name, args, timeoutMillis) =>
+    callTool: (name, args, timeoutMillis, progress) =>
       request(
         "tools/call",
         timeoutMillis,
-        (o) => sdk.callTool({ name, arguments: args ?? {} }, undefined, o) as Promise<CallToolResult>,
-        name
+        (o, meta) =>
+          sdk.callTool(
+            meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta: { ...meta } },
+            undefined,
+            o
+          ) as Promise<CallToolResult>,
+        name,
+        progress
       ),
     listToolsPage: (cursor, timeoutMillis) =>
       request("tools/list", timeoutMillis, (o) => sdk.listTools(cursor === undefined ? undefined : { cursor }, o)),
