@@ -23,6 +23,7 @@ import {
   type McpToolsetConfig
 } from "@mcp-resilience/client"
 import type { RetryPolicy } from "@mcp-resilience/policy"
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
@@ -35,7 +36,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Demo from "./Demo.js"
 import { ExitCode, reporting, UsageError } from "./internal/errors.js"
-import { jsonResult, prettyResult, serverInfo, toolsTable } from "./internal/format.js"
+import { jsonResult, prettyResult, progressLine, serverInfo, toolsTable } from "./internal/format.js"
 import { applyPolicyFlags, durationOption, type PolicyFlags, policyOptions } from "./internal/policy.js"
 import * as Progress from "./internal/progress.js"
 import { styles } from "./internal/style.js"
@@ -254,7 +255,14 @@ const callProgram = (input: CallInput) =>
         }),
       (t) => t.client?.attempts ?? 1
     )
-    const result = yield* tools.call(tool, args).pipe(
+    // progress lines on stderr as the server reports them, then the result
+    const progressStyle = styles(process.stderr.isTTY === true)
+    const result = yield* tools.callWithProgress(tool, args).pipe(
+      Stream.runFoldEffect(undefined as CallToolResult | undefined, (last, event) =>
+        event._tag === "Result"
+          ? Effect.succeed(event.result)
+          : Effect.as(Console.error(progressLine(event, progressStyle)), last)),
+      Effect.map((last) => last!),
       Effect.tapError((error) =>
         input.json && error instanceof McpToolError && error.reason === "IsError"
           ? Console.log(jsonResult({ content: error.content, isError: true }))
