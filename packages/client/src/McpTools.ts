@@ -31,6 +31,7 @@ import type { McpCircuitOpenError, McpDecodeError, McpToolError } from "./McpErr
 import type * as McpProgress from "./McpProgress.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
 import type { Status } from "./McpStatus.js"
+import type * as McpTasks from "./McpTasks.js"
 
 /**
  * What a tool call can fail with.
@@ -210,6 +211,8 @@ export interface Options extends McpClient.Options {
   readonly breaker?: Omit<CircuitBreaker.Options<McpCircuitOpenError>, "onRejected"> | undefined
   /** Bounds on what the server controls; see {@link Limits} for the defaults. */
   readonly limits?: Limits | undefined
+  /** How calls of task-based tools poll their task; see `McpTasks.TaskOptions`. */
+  readonly tasks?: McpTasks.TaskOptions | undefined
 }
 
 /**

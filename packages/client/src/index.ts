@@ -55,6 +55,11 @@ export type * as McpToolsetTypes from "./McpToolset.js"
 /**
  * @since 0.1.0
  */
+export * as McpTasks from "./McpTasks.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as McpToolsetConfig from "./McpToolsetConfig.js"
 
 /**

@@ -217,6 +217,7 @@ describe("fixture over stdio", () => {
         "elicit",
         "elicit_url",
         "fail",
+        "long_task",
         "roots",
         "sample",
         "set_tools",

@@ -31,8 +31,9 @@ import {
 import type { CallOutcome } from "../McpMetrics.js"
 import type { ConnectError } from "./connect.js"
 import type { ServerMetrics } from "./metrics.js"
-import type { RequestError, RequestProgress } from "./session.js"
+import type { RequestError, RequestProgress, Session } from "./session.js"
 import type { Supervisor } from "./supervisor.js"
+import { awaitTask, isTaskCreated, settingsOf, type TaskCreated, type TaskSettings, usesTask } from "./tasks.js"
 import type { ToolList } from "./toolList.js"
 
 /** What a tool call can fail with. @internal */
@@ -62,6 +63,8 @@ export interface CallContext {
   readonly metrics: ServerMetrics
   /** The layer's clock, which times the calls for the metrics. */
   readonly clock: Clock.Clock
+  /** How task-based calls poll (see `tasks.ts`); the defaults when absent. */
+  readonly tasks?: TaskSettings | undefined
 }
 
 /** The server says the HTTP session is unknown: per the specification, start a new one. */
@@ -79,6 +82,7 @@ const outcomeOf = (exit: Exit.Exit<unknown, CallError>): CallOutcome => {
 export const makeCall = (context: CallContext) => {
   const { breaker, clock, metrics, supervisor, tools } = context
   const server = supervisor.server
+  const taskSettings = context.tasks ?? settingsOf(undefined)
 
   /** 1. Known, or listed again once: the tool may have appeared since the last list. */
   const ensureKnown = (name: string): Effect.Effect<void, CallError> =>
@@ -88,6 +92,21 @@ export const makeCall = (context: CallContext) => {
         : Effect.fail(
           new McpToolError({ server, tool: name, reason: "UnknownTool", content: [], knownTools: tools.names() })
         ))
+
+  /** 2. What an attempt sends: the call, or, for a task-based tool, the request that creates its task. */
+  const sendOn = (
+    session: Session,
+    name: string,
+    args: Record<string, unknown> | undefined,
+    settings: CallSettings
+  ): Effect.Effect<CallToolResult | TaskCreated, RequestError> =>
+    usesTask(session, tools.get(name), taskSettings)
+      // the task is awaited after the retries: a created task is never created again
+      ? Effect.map(
+        session.createToolTask(name, args, taskSettings.ttlMillis, settings.timeoutMillis),
+        (task): TaskCreated => ({ _tag: "TaskCreated", task })
+      )
+      : session.callTool(name, args, settings.timeoutMillis, settings.progress)
 
   /** 2. One attempt on the live session (or the next one), through the breaker. */
   const attempt = (name: string, args: Record<string, unknown> | undefined, settings: CallSettings) => {
@@ -101,7 +120,7 @@ export const makeCall = (context: CallContext) => {
         session,
         (live) =>
           Effect.tapError(
-            live.session.callTool(name, args, timeoutMillis, settings.progress),
+            sendOn(live.session, name, args, settings),
             (error) =>
               Effect.sync(() => {
                 if (sessionExpired(error)) live.kill(error)
@@ -130,7 +149,7 @@ export const makeCall = (context: CallContext) => {
     args: Record<string, unknown> | undefined,
     settings: CallSettings,
     error: CallError
-  ): Effect.Effect<CallToolResult, CallError> => {
+  ): Effect.Effect<CallToolResult | TaskCreated, CallError> => {
     const canRetry = retryable(name, settings)
     if (!canRetry(error)) return Effect.fail(error)
     let replayed = false
@@ -163,6 +182,17 @@ export const makeCall = (context: CallContext) => {
       return ensureKnown(name).pipe(
         Effect.zipRight(attempt(name, args, settings)),
         Effect.catchAll((error) => retryWhileSafe(name, args, settings, error)),
+        // a created task is never created again: from here on only its polling is retried
+        Effect.flatMap((created) =>
+          isTaskCreated(created)
+            ? awaitTask(
+              { supervisor, policy: context.policy, settings: taskSettings },
+              name,
+              created.task,
+              settings.timeoutMillis
+            )
+            : Effect.succeed(created)
+        ),
         Effect.flatMap((result) =>
           result.isError === true
             ? Effect.fail(new McpToolError({ server, tool: name, reason: "IsError", content: result.content ?? [] }))

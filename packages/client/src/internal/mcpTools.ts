@@ -30,6 +30,7 @@ import { limitsOf } from "./limits.js"
 import { metricsFor } from "./metrics.js"
 import { eventsOf, type Progress, progressOf } from "./progress.js"
 import * as Supervisor from "./supervisor.js"
+import { settingsOf } from "./tasks.js"
 import * as ToolList from "./toolList.js"
 
 /**
@@ -123,7 +124,8 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       budget: options.budget,
       idempotentTools: new Set(options.idempotentTools ?? []),
       metrics: metricsFor(server),
-      clock
+      clock,
+      tasks: settingsOf(options.tasks)
     })
     const callRaw = (
       name: string,

@@ -13,10 +13,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import type { RequestOptions as SdkRequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import {
   type CallToolResult,
+  CallToolResultSchema,
   type ClientCapabilities,
+  CreateTaskResultSchema,
   type Implementation,
   type Progress,
   type ServerCapabilities,
+  type Task,
   type Tool,
   ToolListChangedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
@@ -90,6 +93,16 @@ export interface Session {
     timeoutMillis: number
   ) => Effect.Effect<{ readonly tools: ReadonlyArray<Tool>; readonly nextCursor?: string | undefined }, RequestError>
   readonly ping: (timeoutMillis: number) => Effect.Effect<void, RequestError>
+  /** `tools/call` with a `task` param: the server answers with the task it created. */
+  readonly createToolTask: (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    ttlMillis: number | undefined,
+    timeoutMillis: number
+  ) => Effect.Effect<Task, RequestError>
+  readonly getTask: (taskId: string, timeoutMillis: number) => Effect.Effect<Task, RequestError>
+  readonly getTaskResult: (taskId: string, timeoutMillis: number) => Effect.Effect<CallToolResult, RequestError>
+  readonly cancelTask: (taskId: string, timeoutMillis: number) => Effect.Effect<void, RequestError>
 }
 
 /**
@@ -356,6 +369,32 @@ const makeSession = (
       ),
     listToolsPage: (cursor, timeoutMillis) =>
       request("tools/list", timeoutMillis, (o) => sdk.listTools(cursor === undefined ? undefined : { cursor }, o)),
-    ping: (timeoutMillis) => Effect.asVoid(request("ping", timeoutMillis, (o) => sdk.ping(o)))
+    ping: (timeoutMillis) => Effect.asVoid(request("ping", timeoutMillis, (o) => sdk.ping(o))),
+    createToolTask: (name, args, ttlMillis, timeoutMillis) =>
+      request(
+        "tools/call",
+        timeoutMillis,
+        (o) =>
+          sdk.request(
+            {
+              method: "tools/call",
+              params: { name, arguments: args ?? {}, task: ttlMillis === undefined ? {} : { ttl: ttlMillis } }
+            },
+            CreateTaskResultSchema,
+            o
+          ).then((created) => created.task),
+        name
+      ),
+    getTask: (taskId, timeoutMillis) =>
+      request("tasks/get", timeoutMillis, (o) => sdk.experimental.tasks.getTask(taskId, o), taskId),
+    getTaskResult: (taskId, timeoutMillis) =>
+      request(
+        "tasks/result",
+        timeoutMillis,
+        (o) => sdk.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, o) as Promise<CallToolResult>,
+        taskId
+      ),
+    cancelTask: (taskId, timeoutMillis) =>
+      Effect.asVoid(request("tasks/cancel", timeoutMillis, (o) => sdk.experimental.tasks.cancelTask(taskId, o), taskId))
   }
 }
