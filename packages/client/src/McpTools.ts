@@ -119,6 +119,11 @@ export interface Service {
     options?: CallOptions
   ) => Stream.Stream<McpProgress.CallEvent, CallError>
   /**
+   * Awaits a task created earlier, e.g. by this program before it restarted (see
+   * `McpTasks.TaskStore`): polls it and returns its result as {@link call} would.
+   */
+  readonly awaitTask: (tool: string, taskId: string, options?: CallOptions) => Effect.Effect<CallToolResult, CallError>
+  /**
    * Calls several tools at once (an agent's parallel tool calls), each exactly as {@link call}
    * would: its own deadline, retries when safe, metrics, `isError` and unknown names as
    * `McpToolError`. Returns every outcome, in the order of `calls`; it does not fail.

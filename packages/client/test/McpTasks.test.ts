@@ -15,7 +15,8 @@ import { Cause, Effect, Exit, Fiber, Logger, LogLevel, TestClock } from "effect"
 import { z } from "zod"
 import { McpToolError } from "../src/McpError.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
-import type { TaskOptions } from "../src/McpTasks.js"
+import * as McpTasks from "../src/McpTasks.js"
+import { TaskStore } from "../src/McpTasks.js"
 import { McpTools } from "../src/McpTools.js"
 import { readState, serverEverything } from "./fixtures/paths.js"
 import { eventually, fixture, processesMentioning, stateFiles, tick } from "./utils.js"
@@ -79,7 +80,7 @@ const ticks = Effect.repeatN(tick, 10)
 const count = (seen: Record<string, number>, method: string) => seen[method] ?? 0
 
 /** Starts `job`, and returns the fiber and the server once the task exists. */
-const started = (pollInterval: number | undefined, tasks?: TaskOptions) =>
+const started = (pollInterval: number | undefined, tasks?: McpTasks.TaskOptions) =>
   Effect.gen(function*() {
     const server = taskServer(pollInterval)
     const tools = yield* McpTools.make({ server: server.config, ...(tasks === undefined ? {} : { tasks }) })
@@ -187,6 +188,35 @@ describe("task polling (TestClock)", () => {
       assert.strictEqual(yield* tools.sessions, 2)
       assert.strictEqual(count(seen, "tools/call"), 1, "the task-creating call is never sent again")
     }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.None)))
+})
+
+describe("TaskStore", () => {
+  it.effect("holds the task while it is awaited; another McpTools (a restarted program) resumes it from there", () =>
+    Effect.gen(function*() {
+      const { complete, config, fiber, seen, taskIds } = yield* started(1_000)
+      const store = yield* TaskStore
+      const records = yield* store.list("tasks")
+      assert.deepStrictEqual(records.map((r) => [r.tool, r.taskId]), [["job", taskIds[0]]])
+      // the "restarted" program: another McpTools on the same server, resuming from the store
+      const again = yield* McpTools.make({ server: config })
+      const resumed = yield* Effect.fork(again.awaitTask(records[0]!.tool, records[0]!.taskId))
+      yield* ticks
+      yield* complete("done")
+      yield* TestClock.adjust(1_000)
+      const [first, second] = [yield* Fiber.join(fiber), yield* Fiber.join(resumed)]
+      assert.deepStrictEqual(first.content, [{ type: "text", text: "done" }])
+      assert.deepStrictEqual(second.content, first.content)
+      assert.strictEqual(count(seen, "tools/call"), 1)
+      assert.deepStrictEqual(yield* store.list("tasks"), [])
+    }).pipe(Effect.scoped, Effect.provide(McpTasks.layerMemory)))
+
+  it.effect("awaitTask on an id the server does not know fails with TaskNotFound", () =>
+    Effect.gen(function*() {
+      const { config } = taskServer(1_000)
+      const tools = yield* McpTools.make({ server: config })
+      const error = yield* Effect.flip(tools.awaitTask("job", "no-such-task"))
+      assert.strictEqual(error._tag === "McpToolError" ? error.reason : error._tag, "TaskNotFound")
+    }).pipe(Effect.scoped))
 })
 
 const newState = stateFiles()

@@ -29,6 +29,7 @@ import {
   McpToolError
 } from "../McpError.js"
 import type { CallOutcome } from "../McpMetrics.js"
+import { makeMemoryStore, type TaskStoreService } from "../McpTasks.js"
 import type { ConnectError } from "./connect.js"
 import type { ServerMetrics } from "./metrics.js"
 import type { RequestError, RequestProgress, Session } from "./session.js"
@@ -65,6 +66,8 @@ export interface CallContext {
   readonly clock: Clock.Clock
   /** How task-based calls poll (see `tasks.ts`); the defaults when absent. */
   readonly tasks?: TaskSettings | undefined
+  /** Where awaited tasks are kept; in memory when absent. */
+  readonly taskStore?: TaskStoreService | undefined
 }
 
 /** The server says the HTTP session is unknown: per the specification, start a new one. */
@@ -83,6 +86,12 @@ export const makeCall = (context: CallContext) => {
   const { breaker, clock, metrics, supervisor, tools } = context
   const server = supervisor.server
   const taskSettings = context.tasks ?? settingsOf(undefined)
+  const taskContext = {
+    supervisor,
+    policy: context.policy,
+    settings: taskSettings,
+    store: context.taskStore ?? makeMemoryStore()
+  }
 
   /** 1. Known, or listed again once: the tool may have appeared since the last list. */
   const ensureKnown = (name: string): Effect.Effect<void, CallError> =>
@@ -185,12 +194,7 @@ export const makeCall = (context: CallContext) => {
         // a created task is never created again: from here on only its polling is retried
         Effect.flatMap((created) =>
           isTaskCreated(created)
-            ? awaitTask(
-              { supervisor, policy: context.policy, settings: taskSettings },
-              name,
-              created.task,
-              settings.timeoutMillis
-            )
+            ? awaitTask(taskContext, name, created.task, settings.timeoutMillis)
             : Effect.succeed(created)
         ),
         Effect.flatMap((result) =>

@@ -15,6 +15,7 @@ import { CircuitBreaker, RetryPolicy } from "@mcp-resilience/policy"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -22,6 +23,7 @@ import * as Stream from "effect/Stream"
 import { McpCircuitOpenError, McpDecodeError } from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
+import { makeMemoryStore, TaskStore } from "../McpTasks.js"
 import type { CallAllOptions, CallOptions, CallOptionsWithSchema, Options, Service } from "../McpTools.js"
 import { makeCall } from "./call.js"
 import { clientCache } from "./client.js"
@@ -30,7 +32,7 @@ import { limitsOf } from "./limits.js"
 import { metricsFor } from "./metrics.js"
 import { eventsOf, type Progress, progressOf } from "./progress.js"
 import * as Supervisor from "./supervisor.js"
-import { settingsOf } from "./tasks.js"
+import { resumeTask, settingsOf } from "./tasks.js"
 import * as ToolList from "./toolList.js"
 
 /**
@@ -114,7 +116,13 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       )
     }
 
-    // 4. the call pipeline
+    // 4. the call pipeline; task-based calls keep their tasks in the TaskStore (in memory by default)
+    const taskContext = {
+      supervisor: supervised,
+      policy: options.callPolicy ?? defaultCallPolicy,
+      settings: settingsOf(options.tasks),
+      store: Option.getOrElse(yield* Effect.serviceOption(TaskStore), makeMemoryStore)
+    }
     const run = makeCall({
       supervisor: supervised,
       tools,
@@ -125,8 +133,16 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       idempotentTools: new Set(options.idempotentTools ?? []),
       metrics: metricsFor(server),
       clock,
-      tasks: settingsOf(options.tasks)
+      tasks: taskContext.settings,
+      taskStore: taskContext.store
     })
+    const awaitTask = (tool: string, taskId: string, callOptions?: CallOptions) =>
+      resumeTask(
+        taskContext,
+        tool,
+        taskId,
+        callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout)
+      )
     const callRaw = (
       name: string,
       args: Record<string, unknown> | undefined,
@@ -182,6 +198,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       sessions: Effect.sync(() => supervised.sessions()),
       call: call as Service["call"],
       callWithProgress,
+      awaitTask,
       callAll
     }
     return { service, onToolsChanged: tools.subscribe }

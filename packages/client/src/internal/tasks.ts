@@ -20,7 +20,7 @@ import type { CallToolResult, Task, Tool } from "@modelcontextprotocol/sdk/types
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { isTransient, McpTimeoutError, McpToolError } from "../McpError.js"
-import { defaults, type TaskOptions } from "../McpTasks.js"
+import { defaults, type TaskOptions, type TaskStoreService } from "../McpTasks.js"
 import type { CallError } from "./call.js"
 import type { RequestError, Session } from "./session.js"
 import type { Supervisor } from "./supervisor.js"
@@ -75,6 +75,8 @@ export interface TaskContext {
   readonly supervisor: Supervisor
   readonly policy: RetryPolicy.RetryPolicy
   readonly settings: TaskSettings
+  /** Where the task is kept while it is awaited (written at the start, removed at the end). */
+  readonly store: TaskStoreService
 }
 
 /**
@@ -139,7 +141,10 @@ export const awaitTask = (
     }
   }
 
-  return step(created).pipe(
+  return context.store.put({ server, tool, taskId, createdAt: Date.parse(created.createdAt) || 0 }).pipe(
+    Effect.zipRight(step(created)),
+    // ended one way or the other (a restart never gets here: the record stays for the next run)
+    Effect.ensuring(context.store.remove(server, taskId)),
     Effect.onInterrupt(() =>
       onSession("tasks/cancel", (session) => session.cancelTask(taskId, CANCEL_TIMEOUT)).pipe(
         Effect.timeout(Duration.millis(CANCEL_TIMEOUT)),
@@ -148,5 +153,42 @@ export const awaitTask = (
       )
     ),
     Effect.withSpan(`tasks/await ${tool}`, { kind: "client", attributes: { "mcp.task.id": taskId } })
+  )
+}
+
+/**
+ * Resumes a task created earlier (by this program before a restart, see `TaskStore`): reads it
+ * with `tasks/get`, then awaits it as a call would. An `isError` result is `McpToolError`.
+ *
+ * @internal
+ */
+export const resumeTask = (
+  context: TaskContext,
+  tool: string,
+  taskId: string,
+  timeoutMillis: number
+): Effect.Effect<CallToolResult, CallError> => {
+  const server = context.supervisor.server
+  const first: Effect.Effect<Task, CallError> = Effect.suspend(() => {
+    const live = context.supervisor.current()
+    return Effect.flatMap(
+      live === undefined ? context.supervisor.awaitSession(timeoutMillis, `tasks/get ${taskId}`) : Effect.succeed(live),
+      (live) => live.session.getTask(taskId, timeoutMillis)
+    )
+  }).pipe(
+    Effect.mapError((error): CallError =>
+      error._tag === "McpProtocolError" && error.code === -32602
+        ? new McpToolError({ server, tool, reason: "TaskNotFound", content: [], taskId })
+        : error
+    )
+  )
+  return first.pipe(
+    Effect.tapError((error) => error._tag === "McpToolError" ? context.store.remove(server, taskId) : Effect.void),
+    Effect.flatMap((task) => awaitTask(context, tool, task, timeoutMillis)),
+    Effect.flatMap((result) =>
+      result.isError === true
+        ? Effect.fail(new McpToolError({ server, tool, reason: "IsError", content: result.content ?? [] }))
+        : Effect.succeed(result)
+    )
   )
 }
