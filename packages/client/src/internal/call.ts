@@ -4,12 +4,14 @@
  *
  * 1. the tool must be known (listed again once if it is not: it may be new);
  * 2. one attempt: the live session (or the next one, within the call's deadline), admitted by
- *    the breaker, sends `tools/call` with the call's deadline (`session.request`);
+ *    the breaker, sends `tools/call` with the call's deadline (`session.request`); for a
+ *    task-based tool the attempt only creates the task;
  * 3. a failed attempt is classified: retried under the call policy only while that is safe
  *    (it never reached the server, or the tool is read-only/idempotent), else failed as is;
  *    a 404 (the HTTP session expired) also marks the session dead so the supervisor replaces it;
- * 4. an `isError: true` result becomes `McpToolError`;
- * 5. around it all: the client span `tools/call {tool}`, and the call's metrics.
+ * 4. a created task is awaited (`tasks.ts`): never created again, only polled;
+ * 5. an `isError: true` result becomes `McpToolError`;
+ * 6. around it all: the client span `tools/call {tool}`, and the call's metrics.
  *
  * @internal
  */
