@@ -19,6 +19,7 @@ import * as McpTasks from "../src/McpTasks.js"
 import { TaskStore } from "../src/McpTasks.js"
 import { McpTools } from "../src/McpTools.js"
 import { readState, serverEverything } from "./fixtures/paths.js"
+import { startHttp } from "./fixtures/server.mjs"
 import { eventually, fixture, processesMentioning, stateFiles, tick } from "./utils.js"
 
 /** A task store whose tasks the test completes, forgets, and counts. */
@@ -235,6 +236,29 @@ describe("tasks with real servers", () => {
       }))
       assert.deepStrictEqual(processesMentioning(state), [])
     }).pipe(quiet), 20_000)
+
+  it.live(
+    "over HTTP, a task outlives dropped connections: the polls are retried, the call is not",
+    () =>
+      Effect.gen(function*() {
+        const http = yield* Effect.acquireRelease(
+          Effect.promise(() => startHttp({ dropTaskPolls: 2 })),
+          (server) => Effect.promise(() => server.close())
+        )
+        const tools = yield* McpTools.make({
+          server: McpServerConfig.http({ name: "fixture", url: http.url }),
+          policy: fast,
+          tasks: { minPollInterval: "50 millis" }
+        })
+        const result = yield* tools.call("long_task", { ms: 400, pollInterval: 50 })
+        assert.deepStrictEqual(result.content, [{ type: "text", text: "done after 400 ms" }])
+        assert.strictEqual(http.stats.executions.long_task, 1)
+        assert.isAtLeast(http.stats.taskPolls, 3)
+        assert.strictEqual(http.sessions().length, 1)
+        assert.strictEqual(yield* tools.sessions, 1)
+      }).pipe(Effect.scoped, quiet),
+    20_000
+  )
 
   it.live("interrupting a task call sends tasks/cancel and leaves no process", () =>
     Effect.gen(function*() {
