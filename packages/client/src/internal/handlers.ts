@@ -14,6 +14,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import {
   type ClientCapabilities,
   CreateMessageRequestSchema,
+  type ElicitRequestFormParams,
   ElicitRequestSchema,
   ErrorCode,
   ListRootsRequestSchema,
@@ -115,9 +116,13 @@ export const install = (
     if (elicitation?.form !== undefined || elicitation?.url !== undefined) {
       sdk.setRequestHandler(ElicitRequestSchema, (request, extra) => {
         const params = request.params
-        // the SDK checked the mode against the advertised capabilities
-        const handler = params.mode === "url" ? elicitation.url!(params) : elicitation.form!(params)
-        return answer("elicitation/create", handler, extra.signal)
+        // the SDK checked the mode against the advertised capabilities (which `capabilities` may widen)
+        const handler = params.mode === "url"
+          ? elicitation.url?.(params)
+          : elicitation.form?.(params as ElicitRequestFormParams)
+        return handler === undefined
+          ? Promise.reject(rpcError(ErrorCode.InvalidParams, `the client has no handler for ${params.mode} mode`))
+          : answer("elicitation/create", handler, extra.signal)
       })
     }
     const sampling = handlers.sampling
