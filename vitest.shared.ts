@@ -12,14 +12,18 @@ const config: ViteUserConfig = {
     alias: {
       "@mcp-resilience/policy": pkg("policy"),
       "@mcp-resilience/client": pkg("client"),
-      "@mcp-resilience/testing": pkg("testing")
+      "@mcp-resilience/testing": pkg("testing"),
+      "@mcp-resilience/ai": pkg("ai")
     }
   },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    sequence: { concurrent: false }
+    sequence: { concurrent: false },
+    // the console output (Effect's logs among it) of a passing test is dropped; a failing test's is printed
+    silent: "passed-only",
+    slowTestThreshold: 10_000
   }
 }
 

@@ -1,5 +1,5 @@
-// Compiles every ```ts block of docs/*.md and README.md as a standalone module, against the
-// workspace packages' sources. Part of `pnpm test`.
+// Compiles every ```ts block of docs/*.md, README.md and packages/*/README.md as a standalone module,
+// against the workspace packages' sources. Part of `pnpm test`.
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -12,6 +12,8 @@ fs.mkdirSync(out, { recursive: true })
 
 const sources = [
   path.join(root, "README.md"),
+  ...fs.readdirSync(path.join(root, "packages")).map((p) => path.join(root, "packages", p, "README.md"))
+    .filter((f) => fs.existsSync(f)),
   ...fs.readdirSync(path.join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => path.join(root, "docs", f))
 ]
 const files = []
@@ -24,7 +26,10 @@ for (const source of sources) {
     i++
     if ((match[2] ?? "").includes("no-check")) continue
     const line = text.slice(0, match.index).split("\n").length
-    const name = `${path.basename(source, ".md")}_${String(i).padStart(2, "0")}_L${line}.ts`
+    const base = path.basename(source, ".md") === "README" && path.dirname(source) !== root
+      ? `${path.basename(path.dirname(source))}-README`
+      : path.basename(source, ".md")
+    const name = `${base}_${String(i).padStart(2, "0")}_L${line}.ts`
     fs.writeFileSync(path.join(out, name), `${match[3]}\nexport {}\n`)
     files.push(name)
   }

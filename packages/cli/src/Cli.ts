@@ -13,42 +13,39 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type { Teardown } from "@effect/platform/Runtime"
-import {
-  McpClient,
-  McpServerConfig,
-  type McpStatus,
-  McpToolError,
-  McpTools,
-  McpToolset,
-  type McpToolsetConfig
-} from "@mcp-resilience/client"
-import type { RetryPolicy } from "@mcp-resilience/policy"
+import { McpClient, McpServerConfig, McpTimeoutError, McpToolError, McpTools } from "@mcp-resilience/client"
+import { RetryPolicy } from "@mcp-resilience/policy"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Demo from "./Demo.js"
-import { ExitCode, reporting, UsageError } from "./internal/errors.js"
+import {
+  command,
+  json,
+  noUnknownFlags,
+  onInterrupt,
+  stdoutStyle,
+  transportOf,
+  verbose,
+  withProgress
+} from "./internal/command.js"
+import { CommandFailed as CommandFailed_, ExitCode, UsageError } from "./internal/errors.js"
 import { jsonResult, prettyResult, progressLine, serverInfo, toolsTable } from "./internal/format.js"
+import { type Entry, helpText } from "./internal/help.js"
 import { applyPolicyFlags, durationOption, type PolicyFlags, policyOptions } from "./internal/policy.js"
 import * as Progress from "./internal/progress.js"
 import { styles } from "./internal/style.js"
-import {
-  loadConfig,
-  quickShutdown,
-  resolveTarget,
-  SHUTDOWN_GRACE_MILLIS,
-  type Target,
-  type TargetFlags,
-  targetOptions
-} from "./internal/target.js"
+import { resolveTarget, SHUTDOWN_GRACE_MILLIS, type TargetFlags, targetOptions, withOAuth } from "./internal/target.js"
+import { watch } from "./internal/watch.js"
 
 /**
  * The version `--version` prints.
@@ -64,72 +61,26 @@ export const VERSION = "0.1.0"
  * @since 0.1.0
  * @category errors
  */
-export class CommandFailed extends Schema.TaggedError<CommandFailed>("@mcp-resilience/cli/CommandFailed")(
-  "CommandFailed",
-  { code: Schema.Number }
-) {}
-
-/** What an interruption (Ctrl-C, SIGTERM) exits with: 130, except for `watch`, which Ctrl-C ends normally. */
-const onInterrupt = { code: ExitCode.Interrupted as number }
-
-const stdoutStyle = () => styles(process.stdout.isTTY === true)
-
-const verbose = Options.boolean("verbose").pipe(
-  Options.withAlias("v"),
-  Options.withDescription("Print logs, and whole causes (stack traces) with errors.")
-)
-
-const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text."))
-
-/** Runs a command body: logs on under `--verbose`, errors reported, the exit code raised as `CommandFailed`. */
-const command = <E, R>(isVerbose: boolean, body: Effect.Effect<void, E, R>): Effect.Effect<void, CommandFailed, R> =>
-  reporting(
-    isVerbose,
-    isVerbose ? Logger.withMinimumLogLevel(body, LogLevel.Debug) : body
-  ).pipe(Effect.flatMap((code) => (code === ExitCode.Ok ? Effect.void : Effect.fail(new CommandFailed({ code })))))
-
-/** Positional words that look like flags are flags @effect/cli did not know. */
-const noUnknownFlags = (words: ReadonlyArray<string>): Effect.Effect<void, UsageError> => {
-  const flag = words.find((w) => w.startsWith("-") && w !== "-")
-  return flag === undefined
-    ? Effect.void
-    : Effect.fail(new UsageError({ detail: `unknown option ${flag} (see --help)` }))
-}
-
-const transportOf = (server: Target["server"]): string => {
-  switch (server._tag) {
-    case "Stdio":
-      return "stdio"
-    case "Http":
-      return server.fallbackToSse ? "streamable http (sse fallback)" : "streamable http"
-    case "Sse":
-      return "http+sse"
-  }
-}
+export const CommandFailed: typeof CommandFailed_ = CommandFailed_
 
 /**
- * A connect with live progress: the target resolved, the policy flags applied, the config
- * checked before the first attempt, then `connect` under the policy.
+ * @since 0.1.0
+ * @category errors
  */
-const withProgress = <A, E, R>(
-  target: Target,
-  policy: RetryPolicy.RetryPolicy,
-  announce: boolean,
-  connect: (onRetry: (step: RetryPolicy.RetryStep) => Effect.Effect<void>) => Effect.Effect<A, E, R>,
-  attemptsOf: (a: A) => number
-) =>
-  Effect.gen(function*() {
-    yield* McpServerConfig.validate(target.server)
-    const progress = yield* Progress.make(McpServerConfig.name(target.server), policy, { announce })
-    yield* progress.start
-    const connected = yield* connect(progress.onRetry).pipe(Effect.onError(() => progress.failed))
-    yield* progress.connected(attemptsOf(connected))
-    return connected
-  })
+export type CommandFailed = CommandFailed_
 
 // -----------------------------------------------------------------------------
 // probe
 // -----------------------------------------------------------------------------
+
+const DESCRIPTION = "Probe, call and watch MCP servers under a retry policy."
+
+const DESCRIPTIONS = {
+  probe: "Connect to a server under the retry policy, showing each attempt, then print its info and its tools.",
+  call: "Connect, call one tool within a total deadline (--timeout), and print its result.",
+  watch: "Print the status of every configured server as it changes, until Ctrl-C.",
+  demo: "Run the README's demo: connect to the bundled flaky demo server, list its tools, call one."
+} as const
 
 interface ProbeInput extends TargetFlags, PolicyFlags {
   readonly name: Option.Option<string>
@@ -183,15 +134,11 @@ const probe = Command.make(
     ),
     ...targetOptions,
     ...policyOptions,
-    json,
+    json: json("Print the server's info and its tools as one JSON object."),
     verbose
   },
   (input) => command(input.verbose, probeProgram(input))
-).pipe(
-  Command.withDescription(
-    "Connect to a server under the retry policy, showing each attempt, then print its info and its tools."
-  )
-)
+).pipe(Command.withDescription(DESCRIPTIONS.probe))
 
 // -----------------------------------------------------------------------------
 // call
@@ -201,7 +148,29 @@ interface CallInput extends TargetFlags, PolicyFlags {
   readonly words: ReadonlyArray<string>
   readonly args: Option.Option<string>
   readonly timeout: Option.Option<Duration.Duration>
+  readonly callAttemptTimeout: Option.Option<Duration.Duration>
   readonly json: boolean
+  readonly verbose: boolean
+}
+
+/** The call's total deadline unless `--timeout` says otherwise. */
+const DEFAULT_CALL_TIMEOUT = Duration.seconds(60)
+
+/**
+ * While a call runs, the library's warnings (a retried call says so) are shown on stderr as one
+ * line each, without `--verbose`.
+ */
+const warningsShown = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const s = styles(Progress.stderrOutput.isTTY)
+  const logger = Logger.make(({ logLevel, message }) => {
+    if (LogLevel.lessThan(logLevel, LogLevel.Warning)) return
+    const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+    Progress.stderrOutput.write(`${s.yellow("↻")} ${text}\n`)
+  })
+  return effect.pipe(
+    Logger.withMinimumLogLevel(LogLevel.Warning),
+    Effect.locally(FiberRef.currentLoggers, HashSet.make(logger))
+  )
 }
 
 const parseArgs = (text: Option.Option<string>): Effect.Effect<Record<string, unknown>, UsageError> =>
@@ -242,6 +211,13 @@ const callProgram = (input: CallInput) =>
     const args = yield* parseArgs(input.args)
     const target = yield* resolveTarget(name, input)
     const policy = yield* applyPolicyFlags(target.policy, input)
+    // --timeout bounds the whole call, retries and their waits included; one attempt may use all of
+    // it unless --call-attempt-timeout says less
+    const total = Option.getOrElse(input.timeout, () => DEFAULT_CALL_TIMEOUT)
+    const perAttempt = Option.match(input.callAttemptTimeout, {
+      onNone: () => total,
+      onSome: (d) => Duration.min(d, total)
+    })
     const tools = yield* withProgress(
       target,
       policy,
@@ -251,18 +227,39 @@ const callProgram = (input: CallInput) =>
           server: target.server,
           policy,
           onRetry,
-          ...(Option.isSome(input.timeout) ? { callTimeout: input.timeout.value } : {})
+          callTimeout: perAttempt,
+          // the library's default call policy, within --timeout
+          callPolicy: RetryPolicy.make({
+            maxAttempts: 3,
+            base: "200 millis",
+            cap: "2 seconds",
+            jitter: "full",
+            attemptTimeout: perAttempt,
+            deadline: total
+          })
         }),
       (t) => t.client?.attempts ?? 1
     )
     // progress lines on stderr as the server reports them, then the result
     const progressStyle = styles(process.stderr.isTTY === true)
-    const result = yield* tools.callWithProgress(tool, args).pipe(
+    const call = tools.callWithProgress(tool, args).pipe(
       Stream.runFoldEffect(undefined as CallToolResult | undefined, (last, event) =>
         event._tag === "Result"
           ? Effect.succeed(event.result)
           : Effect.as(Console.error(progressLine(event, progressStyle)), last)),
       Effect.map((last) => last!),
+      Effect.timeoutFail({
+        duration: total,
+        onTimeout: () =>
+          new McpTimeoutError({
+            server: McpServerConfig.name(target.server),
+            operation: `tools/call ${tool}`,
+            after: total,
+            maybeExecuted: true
+          })
+      })
+    )
+    const result = yield* (input.verbose ? call : warningsShown(call)).pipe(
       Effect.tapError((error) =>
         input.json && error instanceof McpToolError && error.reason === "IsError"
           ? Console.log(jsonResult({ content: error.content, isError: true }))
@@ -290,189 +287,22 @@ const call = Command.make(
       Options.withDescription("The tool's arguments, a JSON object (default {})."),
       Options.optional
     ),
-    timeout: durationOption("timeout", "The call's deadline (default 60s)."),
-    ...targetOptions,
-    ...policyOptions,
-    json: Options.boolean("json").pipe(Options.withDescription("Print the raw result as JSON.")),
-    verbose
-  },
-  (input) => command(input.verbose, callProgram(input))
-).pipe(Command.withDescription("Call one tool and print its result."))
-
-// -----------------------------------------------------------------------------
-// watch
-// -----------------------------------------------------------------------------
-
-interface WatchInput extends TargetFlags, PolicyFlags {
-  readonly names: ReadonlyArray<string>
-  readonly json: boolean
-}
-
-/** `HH:MM:SS.mmm`, local time. */
-const time = (millis: number) => {
-  const d = new Date(millis)
-  const two = (n: number) => String(n).padStart(2, "0")
-  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${
-    String(d.getMilliseconds()).padStart(3, "0")
-  }`
-}
-
-const statusText = (status: McpStatus.Status): string => {
-  switch (status._tag) {
-    case "Connecting":
-      return `attempt ${status.attempt}`
-    case "Connected":
-      return status.pid === undefined
-        ? status.sessionId === undefined ? "" : `session ${status.sessionId}`
-        : `pid ${status.pid}`
-    case "Reconnecting":
-      return `attempt ${status.attempt}${
-        Duration.toMillis(status.nextDelay) > 0
-          ? `, next in ${Progress.formatShort(Duration.toMillis(status.nextDelay))}`
-          : ""
-      }: ${status.lastError.message}`
-    case "CircuitOpen":
-      return `retry after ${Duration.format(status.retryAfter)}`
-    case "Closed":
-      return status.error === undefined ? "" : status.error.message
-  }
-}
-
-const statusJson = (status: McpStatus.Status): Record<string, unknown> => {
-  switch (status._tag) {
-    case "Connecting":
-      return { status: status._tag, attempt: status.attempt }
-    case "Connected":
-      return { status: status._tag, pid: status.pid, sessionId: status.sessionId }
-    case "Reconnecting":
-      return {
-        status: status._tag,
-        attempt: status.attempt,
-        nextDelayMillis: Duration.toMillis(status.nextDelay),
-        error: status.lastError.message
-      }
-    case "CircuitOpen":
-      return { status: status._tag, retryAfterMillis: Duration.toMillis(status.retryAfter) }
-    case "Closed":
-      return { status: status._tag, error: status.error?.message }
-  }
-}
-
-const watchEntries = (input: WatchInput) =>
-  Effect.gen(function*() {
-    yield* noUnknownFlags(input.names)
-    if (Option.isSome(input.stdio) || Option.isSome(input.url)) {
-      if (input.names.length > 0) {
-        return yield* new UsageError({ detail: "give server names or --stdio / --url, not both" })
-      }
-      const target = yield* resolveTarget(Option.none(), input)
-      return [{
-        name: McpServerConfig.name(target.server),
-        server: target.server,
-        policy: yield* applyPolicyFlags(target.policy, input),
-        startup: "optional" as const
-      }]
-    }
-    const { config, file } = yield* loadConfig(input.config)
-    const unknown = input.names.filter((n) => !config.servers.some((s) => s.name === n))
-    if (unknown.length > 0) {
-      return yield* new UsageError({
-        detail: `${file} has no server named ${unknown.map((n) => JSON.stringify(n)).join(", ")}; its servers: ${
-          config.servers.map((s) => s.name).join(", ")
-        }`
-      })
-    }
-    const chosen: ReadonlyArray<McpToolsetConfig.ServerEntry> = input.names.length === 0
-      ? config.servers
-      : config.servers.filter((s) => input.names.includes(s.name))
-    if (chosen.length === 0) return yield* new UsageError({ detail: `${file} names no servers` })
-    return yield* Effect.forEach(chosen, (entry) =>
-      Effect.map(applyPolicyFlags(entry.policy, input), (policy) => ({
-        ...entry,
-        server: quickShutdown(entry.server),
-        policy,
-        // watch every server, up or not
-        startup: "optional" as const
-      })))
-  })
-
-const watchProgram = (input: WatchInput) =>
-  Effect.scoped(Effect.gen(function*() {
-    const entries = yield* watchEntries(input)
-    for (const entry of entries) yield* McpServerConfig.validate(entry.server)
-    onInterrupt.code = ExitCode.Ok
-    const style = stdoutStyle()
-    const width = Math.max(...entries.map((e) => e.name.length))
-    const clock = yield* Effect.clock
-    /** `time  server  tag  detail`, the tag padded (before colouring) so that details line up. */
-    const line = (server: string, tag: string, paint: (s: string) => string, detail: string) =>
-      `${style.dim(time(clock.unsafeCurrentTimeMillis()))}  ${server.padEnd(width)}  ${paint(tag.padEnd(12))}${detail}`
-        .trimEnd()
-    const paintOf = (tag: McpStatus.Status["_tag"]) =>
-      tag === "Connected" ? style.green : tag === "Closed" || tag === "CircuitOpen" ? style.red : style.yellow
-    // once the command is closing, the servers' sessions are being closed: those failures are not news
-    let closing = false
-    const onRetry = (step: RetryPolicy.RetryStep) => {
-      if (closing) return Effect.void
-      const error = step.error as { server?: unknown; message?: unknown }
-      const server = typeof error.server === "string" ? error.server : "?"
-      const message = typeof error.message === "string" ? error.message : String(step.error)
-      return Console.log(
-        input.json
-          ? JSON.stringify({
-            time: new Date(clock.unsafeCurrentTimeMillis()).toISOString(),
-            server,
-            event: "AttemptFailed",
-            attempt: step.attempt - 1,
-            maxAttempts: step.maxAttempts,
-            nextDelayMillis: Duration.toMillis(step.delay),
-            error: message
-          })
-          : line(
-            server,
-            "retry",
-            style.dim,
-            `attempt ${step.attempt - 1}/${step.maxAttempts} failed: ${message}; next attempt in ${
-              Progress.formatShort(Duration.toMillis(step.delay))
-            }`
-          )
-      )
-    }
-    const toolset = yield* McpToolset.make({
-      servers: entries,
-      concurrency: entries.length,
-      defaults: { onRetry }
-    })
-    yield* Effect.addFinalizer(() => Effect.sync(() => (closing = true)))
-    yield* toolset.statusChanges.pipe(
-      Stream.runForEach(({ server, status }) =>
-        Console.log(
-          input.json
-            ? JSON.stringify({
-              time: new Date(clock.unsafeCurrentTimeMillis()).toISOString(),
-              server,
-              ...statusJson(status)
-            })
-            : line(server, status._tag, paintOf(status._tag), statusText(status))
-        )
-      )
-    )
-  }))
-
-const watch = Command.make(
-  "watch",
-  {
-    names: Args.text({ name: "name" }).pipe(
-      Args.withDescription("Servers of the config file to watch (default: all)."),
-      Args.repeated
+    timeout: durationOption(
+      "timeout",
+      "The call's total deadline, retries and their waits included (default 60s); connecting is not counted."
+    ),
+    callAttemptTimeout: durationOption(
+      "call-attempt-timeout",
+      "The deadline of each attempt of the call (default: the whole --timeout). A read-only or idempotent tool " +
+        "is retried after a failed attempt; other tools are not."
     ),
     ...targetOptions,
     ...policyOptions,
-    json: Options.boolean("json").pipe(Options.withDescription("Print one JSON object per line.")),
+    json: json("Print the raw result (a CallToolResult) as JSON."),
     verbose
   },
-  (input) => command(input.verbose, watchProgram(input))
-).pipe(Command.withDescription("Print the status of every configured server as it changes, until Ctrl-C."))
+  (input) => command(input.verbose, callProgram(input))
+).pipe(Command.withDescription(DESCRIPTIONS.call))
 
 // -----------------------------------------------------------------------------
 // demo
@@ -495,7 +325,7 @@ const describeDemoPolicy = () =>
   }, ${Demo.policy.jitter} jitter`
 
 const demo = Command.make("demo", { verbose }, (input) => command(input.verbose, demoProgram)).pipe(
-  Command.withDescription("Run the README's demo: connect to the bundled flaky demo server, list its tools, call one.")
+  Command.withDescription(DESCRIPTIONS.demo)
 )
 
 // -----------------------------------------------------------------------------
@@ -517,9 +347,30 @@ export const cli = Command.make(
       Effect.fail(new CommandFailed({ code: ExitCode.Usage }))
     )
 ).pipe(
-  Command.withDescription("Probe, call and watch MCP servers under a retry policy."),
+  Command.withDescription(DESCRIPTION),
   Command.withSubcommands([probe, call, watch, demo])
 )
+
+const TARGET = "[<name> | --stdio COMMAND | --url URL]"
+
+const HELP: Readonly<Record<string, Entry>> = {
+  probe: { command: probe, description: DESCRIPTIONS.probe, usage: [`${TARGET} [options]`] },
+  call: {
+    command: call,
+    description: DESCRIPTIONS.call,
+    usage: [
+      "[<server>] <tool> [--args JSON] [--timeout DURATION] [options]",
+      "<tool> --stdio COMMAND [--args JSON] [options]",
+      "<tool> --url URL [--args JSON] [options]"
+    ]
+  },
+  watch: {
+    command: watch,
+    description: DESCRIPTIONS.watch,
+    usage: ["[<name>...] [--health DURATION] [options]", "--stdio COMMAND | --url URL [options]"]
+  },
+  demo: { command: demo, description: DESCRIPTIONS.demo, usage: ["[--verbose]"] }
+}
 
 const runCli = Command.run(cli, { name: "mcp-resilience", version: VERSION })
 
@@ -532,16 +383,20 @@ const runCli = Command.run(cli, { name: "mcp-resilience", version: VERSION })
  */
 export const main = (
   argv: ReadonlyArray<string>
-): Effect.Effect<number, never, CliApp.CliApp.Environment | FileSystem.FileSystem> =>
-  runCli(argv).pipe(
+): Effect.Effect<number, never, CliApp.CliApp.Environment | FileSystem.FileSystem> => {
+  const help = helpText(argv.slice(2), VERSION, DESCRIPTION, HELP)
+  if (help !== undefined) return Effect.as(Console.log(help), ExitCode.Ok as number)
+  return runCli(argv).pipe(
     Effect.as(ExitCode.Ok as number),
     Effect.catchAll((error) => Effect.succeed(error instanceof CommandFailed ? error.code : ExitCode.Usage)),
     Effect.catchAllDefect((defect) =>
       Effect.as(Console.error(`error: ${Cause.pretty(Cause.die(defect))}`), ExitCode.Failed as number)
     ),
     Logger.withMinimumLogLevel(LogLevel.None),
-    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true })))
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))),
+    withOAuth
   )
+}
 
 /**
  * The exit code of `main`'s exit: its value, or 130 when interrupted (0 for `watch`).

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { type McpClient, type McpDecodeError, McpServerConfig, McpTools } from "@mcp-resilience/client"
+import { type McpClient, McpConfigError, type McpDecodeError, McpServerConfig, McpTools } from "@mcp-resilience/client"
 import type { McpToolsTypes } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import * as Console from "effect/Console"
@@ -17,16 +17,13 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 /**
- * The bundled demo server, `examples/demo-server.mjs` of `@mcp-resilience/client` (found next to
- * the package's `src` or `dist`).
+ * The bundled demo server, `examples/demo-server.mjs` of `@mcp-resilience/client`, exported by that
+ * package as `@mcp-resilience/client/demo-server`.
  *
  * @since 0.1.0
  * @category models
  */
-export const demoServerPath = (): string => {
-  const entry = fileURLToPath(import.meta.resolve("@mcp-resilience/client"))
-  return path.join(path.dirname(entry), "..", "examples", "demo-server.mjs")
-}
+export const demoServerPath = (): string => fileURLToPath(import.meta.resolve("@mcp-resilience/client/demo-server"))
 
 /**
  * The demo's policy: the default, with a shorter base delay so that the demo is quick.
@@ -98,6 +95,13 @@ export const run = (options: {
   readonly shutdownGraceMillis?: number | undefined
 } = {}): Effect.Effect<void, McpClient.ConnectError | McpToolsTypes.CallError | McpDecodeError> =>
   Effect.suspend(() => {
+    const serverPath = demoServerPath()
+    if (!fs.existsSync(serverPath)) {
+      // a broken install: say so at once rather than retrying a server that cannot start
+      return Effect.fail(
+        new McpConfigError({ path: "demo", reason: `the bundled demo server is missing: ${serverPath}` })
+      )
+    }
     const stateFile = path.join(os.tmpdir(), `mcp-resilience-demo-${process.pid}-${Date.now()}.state`)
     const connected = Effect.flatMap(
       McpTools,

@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import { eraseLine } from "../src/internal/style.js"
 import {
   binScript,
   cleanupFiles,
@@ -320,8 +321,8 @@ describe("progress on a terminal", () => {
       const code = await new Promise((resolve) => child.once("exit", (c) => resolve(c)))
       const raw = fs.readFileSync(out, "utf8")
       expect(code, raw).toBe(0)
-      // the live line is redrawn in place: carriage return, erase line
-      expect(raw).toContain("\r\x1b[2K")
+      // the live line is redrawn in place: cursor to column 1, erase line
+      expect(raw).toContain(eraseLine)
       expect(raw).toMatch(/connecting to .*server\.mjs.*: attempt 1\/10/)
       // a countdown that goes down while waiting
       const counts = [...raw.matchAll(/next attempt 2\/10 in .*?(\d+(?:\.\d)?)(ms|s)/g)].map((m) =>
@@ -332,13 +333,13 @@ describe("progress on a terminal", () => {
       expect(counts[0]).toBeLessThanOrEqual(1500)
       // the kept lines, in colour
       // eslint-disable-next-line no-control-regex
-      expect(raw).toMatch(/\x1b\[31m✗\x1b\[39m attempt 1\/10 failed/)
+      expect(raw).toMatch(/\x1b\[0;31m✗\x1b\[0m attempt 1\/10 failed/)
       // eslint-disable-next-line no-control-regex
-      expect(raw).toMatch(/\x1b\[32m✓\x1b\[39m connected to \x1b\[1mserver\.mjs\x1b\[22m after 2 attempts/)
+      expect(raw).toMatch(/\x1b\[0;32m✓\x1b\[0m connected to \x1b\[0;1mserver\.mjs\x1b\[0m after 2 attempts/)
 
-      // the screen as a person sees it: each \r\x1b[2K wipes the line before it
+      // the screen as a person sees it: each erase wipes the line before it
       const screen = raw.split("\n").filter((line) => !/^Script (started|done)/.test(line)).map((line) =>
-        line.split("\r\x1b[2K").pop()!.replace(/\r$/, "")
+        line.split(eraseLine).pop()!.replace(/\r$/, "")
       )
         // eslint-disable-next-line no-control-regex
         .map((line) => line.replace(/\x1b\[[0-9;]*m/g, ""))

@@ -118,7 +118,7 @@ export interface Options {
   readonly handlers?: McpHandlers.Handlers | undefined
   /** Runs before each wait between connection attempts (for status displays). */
   readonly onRetry?: ((step: RetryPolicy.RetryStep) => Effect.Effect<void>) | undefined
-  /** A retry budget shared with other connects and calls; when it is empty, retries stop. */
+  /** A retry budget shared with other connects and calls; when it is empty, retries slow to its probe pace. */
   readonly budget?: RetryBudget.RetryBudget | undefined
   /** Wraps each connection attempt (e.g. in a circuit breaker). */
   readonly wrapAttempt?:

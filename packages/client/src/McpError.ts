@@ -8,11 +8,17 @@ import { Transient } from "@mcp-resilience/policy"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 
-const { RetryAfterTypeId, TransientTypeId } = Transient
+const { RetryAfterTypeId, TimeoutTypeId, TransientTypeId } = Transient
 
 const DurationSchema = Schema.DurationFromSelf
 
 const where = (server: string) => `[${server}]`
+
+/** At most 50 names of at most 100 characters: the names are the server's, and there may be thousands. */
+const knownList = (names: ReadonlyArray<string>): string => {
+  const shown = names.slice(0, 50).map((name) => (name.length > 100 ? `${name.slice(0, 100)}...` : name))
+  return names.length > 50 ? `${shown.join(", ")} and ${names.length - 50} more` : shown.join(", ")
+}
 
 const withCause = (text: string, cause: unknown): string => {
   if (cause === undefined) return text
@@ -103,6 +109,14 @@ export class McpTimeoutError extends Schema.TaggedError<McpTimeoutError>("@mcp-r
     return true
   }
   /**
+   * A timeout: a retry after it costs a retry budget's `"timeout"` price.
+   *
+   * @since 0.1.0
+   */
+  get [TimeoutTypeId](): boolean {
+    return true
+  }
+  /**
    * @since 0.1.0
    */
   override get message(): string {
@@ -111,8 +125,44 @@ export class McpTimeoutError extends Schema.TaggedError<McpTimeoutError>("@mcp-r
 }
 
 /**
- * The server refused our credentials (HTTP 401 or 403, or an OAuth failure). Never retried:
- * the same credentials will be refused again.
+ * What part of authorization failed, for {@link McpAuthError}:
+ *
+ * - `Rejected`: the server answered 401 or 403 to the credentials sent (fixed headers, or a token
+ *   that a fresh authorization just produced).
+ * - `Metadata`: protected-resource or authorization-server metadata is missing or unusable, or
+ *   names a resource other than the server's URL.
+ * - `Registration`: dynamic client registration failed or is not offered.
+ * - `Denied`: the interactive authorization step failed or was denied (the `Authorization` service).
+ * - `InteractionRequired`: an authorization code is needed and no `Authorization` service is provided.
+ * - `TokenEndpoint`: the token endpoint refused the grant (code exchange, client credentials, JWT).
+ * - `RefreshFailed`: the refresh token was refused and no re-authorization was possible.
+ * - `InsufficientScope`: the server still answers `403 insufficient_scope` after the step-ups allowed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const AuthReason = Schema.Literal(
+  "Rejected",
+  "Metadata",
+  "Registration",
+  "Denied",
+  "InteractionRequired",
+  "TokenEndpoint",
+  "RefreshFailed",
+  "InsufficientScope"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AuthReason = typeof AuthReason.Type
+
+/**
+ * The server refused our credentials (HTTP 401 or 403) or an OAuth step failed; `reason` says
+ * which (see {@link AuthReason}; `Rejected` when not given). Never retried: the same credentials
+ * will be refused again, and the OAuth flow has already refreshed or re-authorized as far as the
+ * rules allow. The message never holds a token or a client secret.
  *
  * @since 0.1.0
  * @category errors
@@ -121,6 +171,7 @@ export class McpAuthError extends Schema.TaggedError<McpAuthError>("@mcp-resilie
   "McpAuthError",
   {
     server: Schema.String,
+    reason: Schema.optionalWith(AuthReason, { default: () => "Rejected" as const }),
     status: Schema.optional(Schema.Number),
     detail: Schema.String
   }
@@ -136,7 +187,8 @@ export class McpAuthError extends Schema.TaggedError<McpAuthError>("@mcp-resilie
    */
   override get message(): string {
     const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
-    return `${where(this.server)} not authorized${status}: ${this.detail}`
+    const reason = this.reason === "Rejected" ? "" : `, ${this.reason}`
+    return `${where(this.server)} not authorized${reason}${status}: ${this.detail}`
   }
 }
 
@@ -262,7 +314,7 @@ export class McpToolError extends Schema.TaggedError<McpToolError>("@mcp-resilie
     if (this.reason === "UnknownTool") {
       const known = this.knownTools === undefined || this.knownTools.length === 0
         ? "the server offers no tools"
-        : `known tools: ${this.knownTools.join(", ")}`
+        : `known tools: ${knownList(this.knownTools)}`
       return `${where(this.server)} unknown tool "${this.tool}"; ${known}`
     }
     const text = this.text

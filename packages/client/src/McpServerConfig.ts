@@ -16,6 +16,9 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { DEFAULT_MAX_MESSAGE_BYTES } from "./internal/httpFetch.js"
+import { redactUrl } from "./internal/redact.js"
+import * as McpAuth from "./McpAuth.js"
 import { McpConfigError } from "./McpError.js"
 
 const NonEmpty = Schema.String.pipe(
@@ -30,9 +33,14 @@ const NonEmpty = Schema.String.pipe(
  */
 export const HttpUrl = Schema.String.pipe(
   Schema.filter((s) => {
-    if (!URL.canParse(s)) return `"${s}" is not a URL`
-    const protocol = new URL(s).protocol
-    return protocol === "http:" || protocol === "https:" || `"${s}" must use http: or https:, not ${protocol}`
+    // the URL is shown redacted: it may carry a token in its query or userinfo
+    if (!URL.canParse(s)) return `"${redactUrl(s)}" is not a URL`
+    const url = new URL(s)
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return `"${redactUrl(s)}" must use http: or https:, not ${url.protocol}`
+    }
+    return url.username === "" && url.password === "" ||
+      `"${redactUrl(s)}" has credentials in it, which fetch refuses; send them in a header (e.g. Authorization)`
   })
 )
 
@@ -43,6 +51,15 @@ export const HttpUrl = Schema.String.pipe(
  * @category models
  */
 export const Secrets = Schema.Record({ key: Schema.String, value: Schema.Redacted(Schema.String) })
+
+/**
+ * The bound on one message an HTTP server sends (one JSON answer, one SSE event), in bytes:
+ * from 1 KiB to 1 GiB.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const MaxMessageBytes = Schema.Int.pipe(Schema.between(1_024, 1_073_741_824))
 
 /**
  * What to do with a stdio server's stderr: `"log"` reads it line by line into `Effect.logDebug`
@@ -82,7 +99,11 @@ export class Http extends Schema.TaggedClass<Http>("@mcp-resilience/client/McpSe
   name: Schema.optional(NonEmpty),
   url: HttpUrl,
   headers: Schema.optionalWith(Secrets, { default: () => ({}) }),
-  fallbackToSse: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  fallbackToSse: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** The bound on one answer or one SSE event the server sends, in bytes. Default 10 MiB, as the SDK's for stdio. */
+  maxMessageBytes: Schema.optionalWith(MaxMessageBytes, { default: () => DEFAULT_MAX_MESSAGE_BYTES }),
+  /** OAuth authorization (see `McpAuth`): the client obtains, refreshes and steps up its tokens. */
+  auth: Schema.optional(McpAuth.Auth)
 }) {}
 
 /**
@@ -94,7 +115,11 @@ export class Http extends Schema.TaggedClass<Http>("@mcp-resilience/client/McpSe
 export class Sse extends Schema.TaggedClass<Sse>("@mcp-resilience/client/McpServerConfig/Sse")("Sse", {
   name: Schema.optional(NonEmpty),
   url: HttpUrl,
-  headers: Schema.optionalWith(Secrets, { default: () => ({}) })
+  headers: Schema.optionalWith(Secrets, { default: () => ({}) }),
+  /** The bound on one SSE event the server sends, in bytes. Default 10 MiB. */
+  maxMessageBytes: Schema.optionalWith(MaxMessageBytes, { default: () => DEFAULT_MAX_MESSAGE_BYTES }),
+  /** OAuth authorization (see `McpAuth`). */
+  auth: Schema.optional(McpAuth.Auth)
 }) {}
 
 /**
@@ -150,6 +175,10 @@ export interface HttpOptions {
   /** Plain strings are wrapped in `Redacted`. */
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>>
   readonly fallbackToSse?: boolean
+  /** The bound on one answer or SSE event the server sends, in bytes. Default 10 MiB. */
+  readonly maxMessageBytes?: number
+  /** OAuth authorization: `McpAuth.authorizationCode(...)`, `.clientCredentials(...)`, `.privateKeyJwt(...)`. */
+  readonly auth?: McpAuth.Auth
 }
 
 const redactAll = (record: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined) =>
@@ -192,7 +221,8 @@ export const http = (options: HttpOptions): Http =>
       ...options,
       url: String(options.url),
       headers: redactAll(options.headers) ?? {},
-      fallbackToSse: options.fallbackToSse ?? false
+      fallbackToSse: options.fallbackToSse ?? false,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     }) as any,
     { disableValidation: true }
   )
@@ -204,9 +234,15 @@ export const http = (options: HttpOptions): Http =>
  * @category constructors
  */
 export const sse = (options: Omit<HttpOptions, "fallbackToSse">): Sse =>
-  Sse.make(defined({ ...options, url: String(options.url), headers: redactAll(options.headers) ?? {} }) as any, {
-    disableValidation: true
-  })
+  Sse.make(
+    defined({
+      ...options,
+      url: String(options.url),
+      headers: redactAll(options.headers) ?? {},
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    }) as any,
+    { disableValidation: true }
+  )
 
 /**
  * An in-process server.
@@ -270,7 +306,13 @@ const encodeForCheck = (config: Stdio | Http | Sse): unknown => {
     Predicate.isRecord(r) ?
       Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v])) :
       r
-  return defined({ _tag, ...fields, env: unwrap(fields.env), headers: unwrap(fields.headers) })
+  return defined({
+    _tag,
+    ...fields,
+    env: unwrap(fields.env),
+    headers: unwrap(fields.headers),
+    auth: unwrap(fields.auth)
+  })
 }
 
 /**

@@ -185,6 +185,11 @@ export interface Limits {
   readonly maxListPages?: number | undefined
   /** Tools a server may list. Default 10,000. */
   readonly maxTools?: number | undefined
+  /**
+   * The deepest output schema accepted; a deeper one makes its tool fail with the reason, the
+   * others work. Default 64.
+   */
+  readonly maxSchemaDepth?: number | undefined
 }
 
 /**

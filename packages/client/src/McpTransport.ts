@@ -9,15 +9,19 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
-import { ErrorCode } from "@modelcontextprotocol/sdk/types.js"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import { Provider } from "./internal/auth/provider.js"
+import { authFetch, AuthSse, AuthStreamableHttp } from "./internal/auth/transport.js"
+import { recordingFetch } from "./internal/httpFetch.js"
+import { scrubber } from "./internal/redact.js"
 import { acquireRelease, addFinalizer, bounded } from "./internal/release.js"
 import { defaultEnvironment, StdioTransport } from "./internal/stdioTransport.js"
+import { Authorization, TokenStore } from "./McpAuth.js"
 import { type McpAuthError, McpConnectError } from "./McpError.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
 
@@ -47,6 +51,8 @@ export interface OpenedTransport {
   readonly describeClose?: (() => string | undefined) | undefined
   /** The last non-2xx HTTP answer, for HTTP transports. */
   readonly lastHttpError?: (() => HttpExchange | undefined) | undefined
+  /** Replaces the secret values of the config (headers, env) in a text the server wrote. */
+  readonly scrub?: ((text: string) => string) | undefined
 }
 
 /**
@@ -75,116 +81,10 @@ export class McpTransports extends Context.Reference<McpTransports>()("@mcp-resi
   defaultValue: (): Service => live
 }) {}
 
-/**
- * Parses an HTTP `Retry-After` header: seconds, or an HTTP date.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const parseRetryAfter = (value: string | null, now: number = Date.now()): Duration.Duration | undefined => {
-  if (value === null) return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Duration.millis(Math.max(0, date - now))
-}
-
 const unredact = (record: Readonly<Record<string, Redacted.Redacted<string>>>): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(record)) out[k] = Redacted.value(v)
   return out
-}
-
-/** The ids of the JSON-RPC requests in a POST body. */
-const requestIds = (body: unknown): Array<string | number> => {
-  if (typeof body !== "string") return []
-  try {
-    const parsed: unknown = JSON.parse(body)
-    return (Array.isArray(parsed) ? parsed : [parsed]).flatMap((message) =>
-      typeof message === "object" && message !== null && "method" in message && "id" in message &&
-        (typeof message.id === "string" || typeof message.id === "number")
-        ? [message.id]
-        : []
-    )
-  } catch {
-    return []
-  }
-}
-
-const ID_FIELD = Buffer.from("id:")
-const NEWLINE_ID_FIELD = Buffer.from("\nid:")
-const encoder = new TextEncoder()
-
-/**
- * The event stream of a POST's answer, as the SDK reads it, except when the connection breaks
- * before the stream carried an event id: the SDK then cannot resume it and would leave its
- * requests waiting for an answer that can no longer come (until their deadline, reported as
- * a timeout). Instead the stream ends with a `ConnectionClosed` error for each request of the
- * POST (read from `requestBody` only then), so they fail at once as closed connections
- * (`maybeExecuted`). A request already answered on the stream gets an extra error for an id
- * the SDK no longer waits for: the SDK reports it to `onerror`, which `McpClient` ignores.
- */
-const endOnBreak = (body: ReadableStream<Uint8Array>, requestBody: unknown) => {
-  const reader = body.getReader()
-  let resumable = false
-  let lineStart = true
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read()
-        if (done) return controller.close()
-        // an `id:` field (searched in the bytes: a large answer is not decoded twice)
-        const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-        resumable ||= (lineStart && bytes.subarray(0, 3).equals(ID_FIELD)) || bytes.includes(NEWLINE_ID_FIELD)
-        if (bytes.length > 0) lineStart = bytes[bytes.length - 1] === 10
-        controller.enqueue(value)
-      } catch (error) {
-        const ids = resumable ? [] : requestIds(requestBody)
-        if (ids.length === 0) return controller.error(error)
-        const detail = `the connection broke before the answer (${error instanceof Error ? error.message : "error"})`
-        // a blank line first ends an event cut in half (the SDK drops it as invalid)
-        const events = ids.map((id) =>
-          `data: ${
-            JSON.stringify({ jsonrpc: "2.0", id, error: { code: ErrorCode.ConnectionClosed, message: detail } })
-          }\n\n`
-        )
-        controller.enqueue(encoder.encode(`\n\n${events.join("")}`))
-        controller.close()
-      }
-    },
-    cancel: (reason) => reader.cancel(reason)
-  })
-}
-
-/**
- * A fetch that remembers the last non-2xx answer (status, Retry-After) for error mapping, and
- * ends the requests of a POST whose event stream broke (see `endOnBreak`).
- */
-const recordingFetch = () => {
-  let last: HttpExchange | undefined
-  const fetchFn = async (url: string | URL, init?: RequestInit): Promise<Response> => {
-    const response = await fetch(url, init)
-    if (!response.ok) {
-      last = {
-        status: response.status,
-        retryAfter: parseRetryAfter(response.headers.get("retry-after")),
-        sessionId: new Headers(init?.headers).get("mcp-session-id") ?? undefined
-      }
-      return response
-    }
-    if (
-      init?.method !== "POST" || response.body === null ||
-      !response.headers.get("content-type")?.includes("text/event-stream")
-    ) {
-      return response
-    }
-    return new Response(endOnBreak(response.body, init.body), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers
-    })
-  }
-  return { fetchFn, last: () => last }
 }
 
 const HTTP_CLOSE_BOUND = Duration.seconds(2)
@@ -207,6 +107,10 @@ const deleteSession = async (
 ): Promise<void> => {
   const headers = new Headers(unredact(config.headers))
   headers.set("mcp-session-id", sessionId)
+  if (transport instanceof AuthStreamableHttp) {
+    const tokens = await transport.provider.tokens()
+    if (tokens !== undefined) headers.set("authorization", `Bearer ${tokens.access_token}`)
+  }
   if (transport.protocolVersion !== undefined) headers.set("mcp-protocol-version", transport.protocolVersion)
   const response = await fetch(config.url, { method: "DELETE", headers, signal, redirect: "manual" })
   await response.body?.cancel()
@@ -216,14 +120,39 @@ const deleteSession = async (
 
 const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: string) =>
   acquireRelease(
-    Effect.sync(() => {
-      const recorder = recordingFetch()
+    Effect.gen(function*() {
+      // a GET stream that cannot be reopened means the server is gone: closing the transport ends the
+      // session, and the supervisor replaces it (with health checks off too)
+      let current: Transport | undefined
+      const recorder = recordingFetch(config.maxMessageBytes, () => void current?.close())
+      // a header's value, and its credentials alone (the token after `Bearer `)
+      const scrub = scrubber(
+        Object.values(config.headers).flatMap((v) => [Redacted.value(v), ...Redacted.value(v).split(/\s+/).slice(1)])
+      )
       const requestInit: RequestInit = { headers: unredact(config.headers) }
+      const url = new URL(config.url)
+      if (config.auth !== undefined) {
+        const provider = new Provider({
+          server,
+          url: url.href,
+          auth: config.auth,
+          store: yield* TokenStore,
+          authorization: yield* Authorization,
+          runtime: yield* Effect.runtime<never>()
+        })
+        const options = { requestInit, fetch: authFetch(provider, recorder.fetchFn) }
+        const transport = config._tag === "Http"
+          ? new AuthStreamableHttp(url, options, provider)
+          : new AuthSse(url, options, provider)
+        current = transport
+        return { transport, lastHttpError: recorder.last, scrub } satisfies OpenedTransport
+      }
       const transport = config._tag === "Http"
-        ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
+        ? new StreamableHTTPClientTransport(url, { requestInit, fetch: recorder.fetchFn })
         // the SDK's SSE transport uses `fetch` for the event stream too, adding `requestInit`'s headers
-        : new SSEClientTransport(new URL(config.url), { requestInit, fetch: recorder.fetchFn })
-      return { transport, lastHttpError: recorder.last } satisfies OpenedTransport
+        : new SSEClientTransport(url, { requestInit, fetch: recorder.fetchFn })
+      current = transport
+      return { transport, lastHttpError: recorder.last, scrub } satisfies OpenedTransport
     }),
     ({ transport }) =>
       Effect.gen(function*() {
@@ -244,6 +173,7 @@ const openStdio = (config: McpServerConfig.Stdio, server: string) =>
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
     const transport = new StdioTransport({
+      scrub: scrubber(Object.values(config.env).map(Redacted.value)),
       command: config.command,
       args: config.args,
       env: { ...defaultEnvironment(), ...unredact(config.env) },
@@ -265,7 +195,7 @@ const openStdio = (config: McpServerConfig.Stdio, server: string) =>
     return {
       transport,
       pid: () => transport.pid,
-      describeClose: () => (transport.exited ? transport.describeExit() : undefined)
+      describeClose: () => (transport.exited || transport.outputClosed ? transport.describeExit() : undefined)
     } satisfies OpenedTransport
   })
 

@@ -8,6 +8,11 @@
 /**
  * @since 0.1.0
  */
+export * as McpAuth from "./McpAuth.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as McpClient from "./McpClient.js"
 
 /**

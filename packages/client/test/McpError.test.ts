@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { RetryPolicy } from "@mcp-resilience/policy"
 import { Duration } from "effect"
 import {
   McpAuthError,
@@ -84,6 +85,12 @@ describe("messages", () => {
         .message,
       "[s] unknown tool \"nope\"; known tools: a, b"
     )
+    // a server with 10,000 tools (some with long names) does not make a 100 KB message
+    const many = Array.from({ length: 10_000 }, (_, i) => (i === 0 ? "x".repeat(5_000) : `tool_${i}`))
+    const long = new McpToolError({ server: "s", tool: "nope", reason: "UnknownTool", content: [], knownTools: many })
+    assert.isBelow(long.message.length, 2_000)
+    assert.include(long.message, `${"x".repeat(100)}..., tool_1, tool_2`)
+    assert.isTrue(long.message.endsWith("tool_49 and 9950 more"), long.message.slice(-40))
     assert.strictEqual(
       new McpToolError({ server: "s", tool: "t", reason: "IsError", content: [{ type: "text", text: "bad input" }] })
         .message,
@@ -98,6 +105,13 @@ describe("messages", () => {
   it("carry Retry-After through the policy protocol", () => {
     const e = new McpConnectError({ server, reason: "Http", status: 429, detail: "", retryAfter: Duration.seconds(7) })
     assert.deepStrictEqual(e.retryAfter, Duration.seconds(7))
+  })
+
+  it("mark only McpTimeoutError as a timeout for retry budgets (the policy's type id, not its name)", () => {
+    assert.isTrue(
+      RetryPolicy.isTimeoutError(new McpTimeoutError({ server, operation: "x", after: Duration.seconds(1) }))
+    )
+    assert.isFalse(RetryPolicy.isTimeoutError(new McpConnectError({ server, reason: "Refused", detail: "" })))
   })
 
   it("maybeExecuted reads the flag of connect and timeout errors", () => {

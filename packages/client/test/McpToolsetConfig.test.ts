@@ -278,7 +278,7 @@ describe("McpToolsetConfig", () => {
         "unknown key without a suggestion",
         github({ command: "npx", colour: "red" }),
         "invalid config at mcpServers.github.colour: unknown key; expected one of type, command, args, env, cwd, url, " +
-        "headers, stderr, shutdownGraceMillis, fallbackToSse, policy, health, breaker, tools, prefix, startup"
+        "headers, auth, stderr, shutdownGraceMillis, fallbackToSse, maxMessageBytes, policy, health, breaker, tools, prefix, startup"
       ],
       [
         "envFile is rejected",
@@ -548,7 +548,8 @@ describe("McpToolsetConfig", () => {
     it("a value read from the environment never appears in an error message", () => {
       const badUrl = failure(github({ url: "https://${env:API_TOKEN}@/" }))
       assert.strictEqual(badUrl.path, "mcpServers.github.url")
-      assert.strictEqual(badUrl.reason, `"https://\${env:API_TOKEN}@/" is not a URL`)
+      // a URL's userinfo is shown redacted, whatever it came from
+      assert.strictEqual(badUrl.reason, `"https://<redacted>@/" is not a URL`)
       const env2 = { ...env, URL: `not a url ${API_TOKEN}` }
       const wholeValue = failure(github({ url: "${env:URL}" }), { env: env2 })
       assert.strictEqual(wholeValue.reason, `"\${env:URL}" is not a URL`)

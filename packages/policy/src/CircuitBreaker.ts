@@ -4,7 +4,8 @@
  * recovered.
  *
  * The decision to open is a small pluggable `Strategy` (after cockatiel): `consecutive`
- * failures, or a failure ratio over a `sampling` window (after Polly v8). Every instant comes
+ * failures, or a failure ratio over a `sampling` window (after Polly v8); their counters live in
+ * `internal/consecutive.ts` and `internal/sampling.ts`. Every instant comes
  * from the Effect `Clock` the breaker was made with, so `TestClock` drives it in tests.
  *
  * The live state is a plain field read synchronously; the `SubscriptionRef` is written only
@@ -18,9 +19,11 @@ import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
-import * as ScheduleDecision from "effect/ScheduleDecision"
+import type * as Schedule from "effect/Schedule"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import { type Breaks, makeBreaks } from "./internal/breaks.js"
+import { makeTracker as consecutiveTracker } from "./internal/consecutive.js"
+import { makeTracker as samplingTracker } from "./internal/sampling.js"
 import * as Transient from "./Transient.js"
 
 /**
@@ -87,20 +90,7 @@ const assertInteger = (name: string, value: number, min: number) => {
  */
 export const consecutive = (threshold: number): Strategy => {
   assertInteger("threshold", threshold, 1)
-  return {
-    make: () => {
-      let failures = 0
-      return {
-        success: () => {
-          failures = 0
-        },
-        failure: () => ++failures >= threshold,
-        reset: () => {
-          failures = 0
-        }
-      }
-    }
-  }
+  return { make: () => consecutiveTracker(threshold) }
 }
 
 /**
@@ -117,9 +107,6 @@ export interface SamplingOptions {
   /** Calls the window must hold before the ratio is looked at; default 100. */
   readonly minimumThroughput?: number
 }
-
-/** How many buckets the sampling window is cut into (as in Polly v8's rolling health metrics). */
-const samplingBuckets = 10
 
 /**
  * Opens when, at a failure, the window holds at least `minimumThroughput` calls and at least
@@ -145,49 +132,7 @@ export const sampling = (options: SamplingOptions = {}): Strategy => {
     throw new RangeError(`CircuitBreaker: window must be positive and finite, actual ${windowMillis} ms`)
   }
   assertInteger("minimumThroughput", minimumThroughput, 1)
-  const width = windowMillis / samplingBuckets
-  return {
-    make: () => {
-      // A ring of buckets: slot `id % samplingBuckets` holds bucket number `id = floor(now / width)`.
-      const ids: Array<number> = new Array(samplingBuckets).fill(-Infinity)
-      const successes: Array<number> = new Array(samplingBuckets).fill(0)
-      const failures: Array<number> = new Array(samplingBuckets).fill(0)
-      const slotAt = (now: number): number => {
-        const id = Math.floor(now / width)
-        const slot = ((id % samplingBuckets) + samplingBuckets) % samplingBuckets
-        if (ids[slot] !== id) {
-          ids[slot] = id
-          successes[slot] = 0
-          failures[slot] = 0
-        }
-        return slot
-      }
-      return {
-        success: (now) => {
-          successes[slotAt(now)]++
-        },
-        failure: (now) => {
-          failures[slotAt(now)]++
-          const current = Math.floor(now / width)
-          let total = 0
-          let failed = 0
-          for (let i = 0; i < samplingBuckets; i++) {
-            const age = current - ids[i]
-            if (age >= 0 && age < samplingBuckets) {
-              total += successes[i] + failures[i]
-              failed += failures[i]
-            }
-          }
-          return total >= minimumThroughput && failed / total >= ratio
-        },
-        reset: () => {
-          ids.fill(-Infinity)
-          successes.fill(0)
-          failures.fill(0)
-        }
-      }
-    }
-  }
+  return { make: () => samplingTracker(ratio, windowMillis, minimumThroughput) }
 }
 
 /**
@@ -245,17 +190,6 @@ export interface CircuitBreaker<E2> {
   readonly current: () => State
   /** Runs `self` if the breaker admits it, recording its outcome; otherwise fails with `onRejected(info)` without running it. */
   readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R>
-  /**
-   * For work started outside Effect (a batch of requests run from one fiber): when the breaker
-   * is `Closed`, admits one call, as `execute` would, and returns the function that records how
-   * it ended (`undefined` for a success, else the failure's `Cause`). That function returns the
-   * effect that publishes a transition the outcome caused, if any, which the caller must run
-   * (it is uninterruptible). Returns `undefined` in any other state: use `execute`, which
-   * rejects or admits a probe.
-   */
-  readonly admitClosed: () =>
-    | ((failure: Cause.Cause<unknown> | undefined) => Effect.Effect<void> | undefined)
-    | undefined
   /** Opens the breaker by hand (`Isolated`) until `reset`. */
   readonly isolate: Effect.Effect<void>
   /** Closes the breaker and forgets every outcome and the break schedule's progress. */
@@ -268,60 +202,6 @@ const isolated: State = { _tag: "Isolated" }
 
 const defaultBreakDuration = Duration.seconds(5)
 const halfOpenRetryAfter = Duration.seconds(1)
-
-/**
- * The break durations, drawn one ahead so that opening is synchronous: `next` is the duration of
- * the next opening, `advance` draws the one after, `reset` starts the schedule again.
- */
-interface Breaks {
-  next: number
-  readonly advance: (now: number) => Effect.Effect<void>
-  readonly reset: (now: number) => Effect.Effect<void>
-}
-
-const makeBreaks = (
-  breakDuration: Duration.DurationInput | Schedule.Schedule<Duration.Duration, unknown>,
-  now: number
-): Effect.Effect<Breaks> => {
-  if (!Schedule.isSchedule(breakDuration)) {
-    const millis = Duration.toMillis(breakDuration)
-    return Effect.succeed({ next: millis, advance: () => Effect.void, reset: () => Effect.void })
-  }
-  const schedule = breakDuration as Schedule.Schedule<Duration.Duration, unknown>
-  let state: unknown = schedule.initial
-  let done = false
-  let first = true
-  // Bumped by `reset`, so that a step started before it cannot overwrite what follows.
-  let generation = 0
-  const step = (now: number): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      if (done) return Effect.void
-      const started = generation
-      return Effect.map(schedule.step(now, undefined, state), ([nextState, output, decision]) => {
-        if (started !== generation) return
-        state = nextState
-        if (ScheduleDecision.isDone(decision)) {
-          done = true
-          if (!first) return
-        }
-        first = false
-        breaks.next = Duration.toMillis(output)
-      })
-    })
-  const breaks: Breaks = {
-    next: 0,
-    advance: step,
-    reset: (now) =>
-      Effect.suspend(() => {
-        generation++
-        state = schedule.initial
-        done = false
-        first = true
-        return step(now)
-      })
-  }
-  return Effect.as(step(now), breaks)
-}
 
 /** How a call ended, for the breaker. */
 type Outcome = "success" | "failure" | "ignored"
@@ -362,29 +242,6 @@ class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
       // neither way, which is what interruption means here anyway.
       this.live._tag === "Closed" ? this.run(self, this.epoch, false) : this.admit(self)
     )
-
-  readonly admitClosed = ():
-    | ((failure: Cause.Cause<unknown> | undefined) => Effect.Effect<void> | undefined)
-    | undefined =>
-  {
-    if (this.live._tag !== "Closed") return undefined
-    const epoch = this.epoch
-    const startedAt = this.slowMillis === undefined ? 0 : this.clock.unsafeCurrentTimeMillis()
-    // as `run` records an outcome
-    return (failure) =>
-      this.record(
-        failure === undefined
-          ? "success"
-          : Cause.isInterruptedOnly(failure)
-          ? "ignored"
-          : this.countsAsFailure(failure)
-          ? "failure"
-          : "success",
-        startedAt,
-        epoch,
-        false
-      )
-  }
 
   /** Admission outside `Closed`: taking a probe slot and running the probe must not be separated by an interruption. */
   private admit<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> {

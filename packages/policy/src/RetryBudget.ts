@@ -8,10 +8,16 @@
  * - {@link tokenBucket}: the AWS SDKs' "standard" retry mode. The bucket starts full (500
  *   tokens); a retry takes 5, a retry after a timeout takes 10, a success puts 1 back. When a
  *   retry costs more than what is left, it is refused. A long outage empties the bucket after
- *   100 retries, and the budget refills only as requests succeed again.
+ *   100 retries, and the budget refills as requests succeed again.
  * - {@link ratio}: the Google SRE book's per-client budget. Retries may be at most 10 % of the
  *   requests of the last 10 seconds (on Effect's `Clock`), with a floor of 10 retries per
  *   window so that a quiet client can still retry.
+ *
+ * A refused retry does not end the run: it becomes a probe at the budget's minimum pace
+ * (`probeInterval`: one probe per 30 s on average per run, with full jitter: each wait is drawn
+ * from 0..60 s, never shorter than the policy's own delay), which takes nothing from the
+ * budget, so that an outage with no success cannot strand a client (after gRPC's retry
+ * throttling, which never stops new work, and Envoy's `min_retry_concurrency`).
  *
  * And {@link unlimited}, which never refuses. Budgets are plain objects with mutable fields (no
  * `Ref`, no fiber): taking from one costs a few arithmetic operations, so one budget can be shared
@@ -42,12 +48,47 @@ export type RetryKind = "retry" | "timeout"
 export interface RetryBudget {
   /** Records a first attempt (ratio budgets count requests); token buckets ignore it. */
   readonly onAttempt: Effect.Effect<void>
-  /** Takes the cost of one retry; `false` means the budget is empty and the caller must not retry. */
+  /**
+   * Takes the cost of one retry; `false` means the budget is empty: the caller must not retry at
+   * its own pace, only probe (see `probeInterval`).
+   */
   readonly tryRetry: (kind: RetryKind) => Effect.Effect<boolean>
   /** Records a success (token buckets refund a little). */
   readonly onSuccess: Effect.Effect<void>
   /** What is left, for metrics and logs. */
   readonly remaining: Effect.Effect<number>
+  /**
+   * The minimum pace of a run whose retry this budget refused: `RetryPolicy.retry` then waits
+   * `max(the policy's delay, probeInterval x U[0, 2))` and makes one more attempt, which takes
+   * nothing from the budget, instead of failing (within the policy's `maxAttempts` and `deadline`).
+   * `Duration.infinity` fails at once instead. Absent: {@link defaultProbeInterval}.
+   */
+  readonly probeInterval?: Duration.Duration | undefined
+}
+
+/**
+ * 30 seconds: when a budget is empty, each run that it refused still makes one attempt per 30 s
+ * on average (each wait drawn from 0..60 s, never shorter than the policy's own delay), so that
+ * an outage with no success cannot strand a client.
+ * The same as `RetryPolicy.default`'s cap: a client never probes faster than a default policy
+ * retries at its slowest.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultProbeInterval: Duration.Duration = Duration.seconds(30)
+
+/**
+ * Decodes a `probeInterval` option; throws a `RangeError` unless it is a positive duration (infinity allowed).
+ */
+const probeIntervalOf = (input: Duration.DurationInput | undefined): Duration.Duration => {
+  const interval = input === undefined ? defaultProbeInterval : Duration.decode(input)
+  if (!(Duration.toMillis(interval) > 0)) {
+    throw new RangeError(
+      `RetryBudget: probeInterval must be > 0 (or infinity to fail at once), actual ${Duration.format(interval)}`
+    )
+  }
+  return interval
 }
 
 /**
@@ -59,7 +100,7 @@ export interface RetryBudget {
  * @since 0.1.0
  * @category models
  */
-export const remainingGauge: Metric.Metric.Gauge<number> = Metric.gauge("mcp.client.retry_budget.remaining", {
+export const remainingGauge: Metric.Metric.Gauge<number> = Metric.gauge("retry_budget.remaining", {
   description: "What is left in a retry budget (tokens, or retries allowed in the current window)"
 })
 
@@ -69,7 +110,7 @@ export const remainingGauge: Metric.Metric.Gauge<number> = Metric.gauge("mcp.cli
  * @since 0.1.0
  * @category models
  */
-export const refusedCounter: Metric.Metric.Counter<number> = Metric.counter("mcp.client.retry_budget.refused", {
+export const refusedCounter: Metric.Metric.Counter<number> = Metric.counter("retry_budget.refused", {
   description: "Retries a retry budget refused",
   incremental: true
 })
@@ -105,6 +146,8 @@ export interface TokenBucketOptions {
   readonly timeoutCost?: number | undefined
   /** What a success puts back, up to `capacity`. Default 1. */
   readonly successRefund?: number | undefined
+  /** The minimum pace of a refused run, see {@link RetryBudget.probeInterval}. Default 30 seconds. */
+  readonly probeInterval?: Duration.DurationInput | undefined
   /** The `budget` label of its metrics. Default `"default"`. */
   readonly name?: string | undefined
 }
@@ -121,10 +164,12 @@ const nonNegative = (what: string, value: number): number => {
  * (500); a retry takes `retryCost` (5), a retry after a timeout `timeoutCost` (10), and each
  * success puts `successRefund` (1) back, never above `capacity`.
  *
- * A retry whose cost exceeds the tokens left is refused and takes nothing; a refused caller
- * fails with its error at once. The bucket does not refill with time, only with successes:
- * after 100 refused-free retries against a dead server it is empty, and it stays so until
- * requests succeed again. Throws a `RangeError` on negative or non-finite options.
+ * A retry whose cost exceeds the tokens left is refused and takes nothing; the refused run
+ * then probes once per `probeInterval` on average (30 s, full jitter) until it succeeds or its policy ends it
+ * (`probeInterval: Duration.infinity`: it fails with its error at once). The bucket does not
+ * refill with time, only with successes: after 100 retries against a dead server it is empty,
+ * and the first probes that succeed refill it. Throws a `RangeError` on negative or non-finite
+ * options and on a `probeInterval` that is not positive.
  *
  * @since 0.1.0
  * @category constructors
@@ -136,6 +181,7 @@ export const tokenBucket = (options: TokenBucketOptions = {}): RetryBudget => {
     timeout: nonNegative("timeoutCost", options.timeoutCost ?? 10)
   }
   const refund = nonNegative("successRefund", options.successRefund ?? 1)
+  const probeInterval = probeIntervalOf(options.probeInterval)
   const metrics = metricsFor(options.name ?? "default")
   let tokens = capacity
   metrics.remaining(tokens)
@@ -163,7 +209,8 @@ export const tokenBucket = (options: TokenBucketOptions = {}): RetryBudget => {
         metrics.remaining(tokens)
       }
     }),
-    remaining: Effect.sync(() => tokens)
+    remaining: Effect.sync(() => tokens),
+    probeInterval
   }
 }
 
@@ -182,6 +229,8 @@ export interface RatioOptions {
   readonly minRetries?: number | undefined
   /** How many slices the window slides by (its resolution is `window / buckets`). Default 10. */
   readonly buckets?: number | undefined
+  /** The minimum pace of a refused run, see {@link RetryBudget.probeInterval}. Default 30 seconds. */
+  readonly probeInterval?: Duration.DurationInput | undefined
   /** The `budget` label of its metrics. Default `"default"`. */
   readonly name?: string | undefined
 }
@@ -193,8 +242,9 @@ export interface RatioOptions {
  * `onAttempt`. Both kinds of retry count as one.
  *
  * The window slides in `buckets` steps (10 by default, so 1 s steps): a request or retry stops
- * counting between `window - window / buckets` and `window` after it was made. Throws a
- * `RangeError` on invalid options.
+ * counting between `window - window / buckets` and `window` after it was made. A refused run
+ * probes once per `probeInterval` on average (30 s, full jitter); probes count neither as requests nor as
+ * retries. Throws a `RangeError` on invalid options.
  *
  * @since 0.1.0
  * @category constructors
@@ -209,6 +259,7 @@ export const ratio = (options: RatioOptions = {}): RetryBudget => {
     throw new RangeError(`RetryBudget: window must be finite and > 0, actual ${windowMillis} ms`)
   }
   const sliceMillis = windowMillis / buckets
+  const probeInterval = probeIntervalOf(options.probeInterval)
   const metrics = metricsFor(options.name ?? "default")
   const requests = new Float64Array(buckets)
   const retries = new Float64Array(buckets)
@@ -266,7 +317,8 @@ export const ratio = (options: RatioOptions = {}): RetryBudget => {
     remaining: Effect.map(Clock.currentTimeMillis, (now) => {
       advance(now)
       return left()
-    })
+    }),
+    probeInterval
   }
 }
 

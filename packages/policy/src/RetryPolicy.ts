@@ -10,13 +10,15 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as Schema from "effect/Schema"
 import * as Backoff from "./Backoff.js"
-import type * as RetryBudget from "./RetryBudget.js"
+import * as RetryBudget from "./RetryBudget.js"
 import * as Transient from "./Transient.js"
 
 /**
@@ -178,6 +180,8 @@ export interface RetryStep {
   readonly maxAttempts: number
   readonly delay: Duration.Duration
   readonly error: unknown
+  /** `true` when the retry budget refused this retry and the attempt is a probe at the budget's minimum pace. */
+  readonly probe: boolean
 }
 
 /**
@@ -208,22 +212,23 @@ export interface RetryOptions<E, E2, R2> {
   /**
    * A budget shared with other runs: `onAttempt` before the first attempt, `tryRetry` before
    * each retry (`"timeout"` after a timed-out attempt), `onSuccess` on success. When it refuses,
-   * the run fails at once with the error of the last attempt.
+   * the run waits `max(its delay, budget.probeInterval x U[0, 2))` and probes (within
+   * `maxAttempts` and `deadline`); with a `probeInterval` of infinity it fails at once with the
+   * error of the last attempt.
    */
   readonly budget?: RetryBudget.RetryBudget | undefined
 }
 
 /**
- * `true` for the errors after which a retry costs a budget's `"timeout"` price: any error whose `_tag` ends in `TimeoutError`.
+ * `true` for the errors after which a retry costs a budget's `"timeout"` price: those marked with
+ * `Transient.TimeoutTypeId` set to `true` (besides, `retry` charges the error its `onTimeout` built).
  *
  * @since 0.1.0
  * @category guards
  */
-export const isTimeoutError = (error: unknown): boolean => {
-  if (typeof error !== "object" || error === null) return false
-  const tag = (error as { readonly _tag?: unknown })._tag
-  return typeof tag === "string" && tag.endsWith("TimeoutError")
-}
+export const isTimeoutError = (error: unknown): boolean =>
+  Predicate.hasProperty(error, Transient.TimeoutTypeId) &&
+  (error as Transient.Transient)[Transient.TimeoutTypeId] === true
 
 const retryOnPredicate = (retryOn: RetryOn): (error: unknown) => boolean => {
   switch (retryOn) {
@@ -264,7 +269,7 @@ const makeSchedule = <R2 = never>(
     const stop = Effect.succeed(
       [
         { ...state, startedAt: start },
-        { attempt: state.retries + 2, maxAttempts: policy.maxAttempts, delay: Duration.zero, error },
+        { attempt: state.retries + 2, maxAttempts: policy.maxAttempts, delay: Duration.zero, error, probe: false },
         ScheduleDecision.done
       ] as const
     )
@@ -277,22 +282,34 @@ const makeSchedule = <R2 = never>(
       }
       const retryAfter = policy.honorRetryAfter ? Transient.retryAfter(error) : undefined
       const delay = retryAfter === undefined ? backoffDelay : Duration.max(backoffDelay, retryAfter)
-      const wakeAt = now + Duration.toMillis(delay)
       // Do not sleep only to give up: the next attempt must start before the deadline.
-      if (wakeAt - start >= deadlineMillis) {
-        return stop
+      const tooLate = (delay: Duration.Duration) => now + Duration.toMillis(delay) - start >= deadlineMillis
+      if (tooLate(delay)) return stop
+      const go = (delay: Duration.Duration, probe: boolean) => {
+        if (tooLate(delay)) return stop
+        const wakeAt = now + Duration.toMillis(delay)
+        const step: RetryStep = { attempt: state.retries + 2, maxAttempts: policy.maxAttempts, delay, error, probe }
+        const result = [
+          { backoff: backoffState, retries: state.retries + 1, startedAt: start },
+          step,
+          ScheduleDecision.continueWith(ScheduleInterval.after(wakeAt))
+        ] as const
+        return onRetry === undefined ? Effect.succeed(result) : Effect.as(onRetry(step), result)
       }
-      const step: RetryStep = { attempt: state.retries + 2, maxAttempts: policy.maxAttempts, delay, error }
-      const result = [
-        { backoff: backoffState, retries: state.retries + 1, startedAt: start },
-        step,
-        ScheduleDecision.continueWith(ScheduleInterval.after(wakeAt))
-      ] as const
-      const go = () => onRetry === undefined ? Effect.succeed(result) : Effect.as(onRetry(step), result)
-      // the budget is asked last, so that a retry the policy would not make takes nothing from it
-      return budget === undefined
-        ? go()
-        : Effect.flatMap(budget.budget.tryRetry(budget.kindOf(error)), (granted) => (granted ? go() : stop))
+      if (budget === undefined) return go(delay, false)
+      // The budget is asked last, so that a retry the policy would not make takes nothing from
+      // it. Refused, the run probes at the budget's minimum pace instead of giving up: a wait
+      // drawn uniformly from [0, 2 x probeInterval) (full jitter: a mean of 30 s by default, and
+      // a fleet's probes do not fall into waves), never shorter than the policy's own delay.
+      const probeMillis = Duration.toMillis(budget.budget.probeInterval ?? RetryBudget.defaultProbeInterval)
+      return Effect.flatMap(budget.budget.tryRetry(budget.kindOf(error)), (granted) => {
+        if (granted) return go(delay, false)
+        if (!Number.isFinite(probeMillis)) return stop
+        return Effect.flatMap(
+          Random.next,
+          (u) => go(Duration.max(delay, Duration.millis(Math.round(2 * probeMillis * u))), true)
+        )
+      })
     })
   })
 }
@@ -387,7 +404,11 @@ const retry_ = <A, E, R, E2, R2>(
  * - With a `budget`: `onAttempt` runs before the first attempt, `tryRetry` before each retry
  *   the policy would make (kind `"timeout"` when the failed attempt timed out: the error built
  *   by `onTimeout`, or any error for which `isTimeoutError` holds), and `onSuccess` on success.
- *   When `tryRetry` refuses, the run fails at once with that attempt's error, without waiting.
+ *   When `tryRetry` refuses, the attempt after the wait is a probe (`RetryStep.probe`): the
+ *   wait is `max(the delay above, probeInterval x U[0, 2))` on Effect's `Random`
+ *   (`probeInterval`: the budget's, 30 s by default), it takes nothing from the budget, and it
+ *   counts as an attempt; when it would start after the deadline, or `probeInterval` is
+ *   infinite, the run fails at once with that attempt's error, without waiting.
  *
  * @since 0.1.0
  * @category combinators

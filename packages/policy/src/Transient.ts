@@ -1,6 +1,6 @@
 /**
- * A protocol that lets any error say whether it is worth retrying and how long the
- * other side asked to wait, without `@mcp-resilience/policy` knowing about MCP.
+ * A protocol that lets any error say whether it is worth retrying, how long the other side
+ * asked to wait and whether it is a timeout, without `@mcp-resilience/policy` knowing about MCP.
  *
  * @since 0.1.0
  */
@@ -36,6 +36,24 @@ export const RetryAfterTypeId: unique symbol = Symbol.for("@mcp-resilience/polic
 export type RetryAfterTypeId = typeof RetryAfterTypeId
 
 /**
+ * The key under which an error says it is a timeout: `true` makes a retry after it cost a retry
+ * budget's `"timeout"` price (see `RetryPolicy.isTimeoutError`).
+ *
+ * Another package marks its timeout error with it, without `@mcp-resilience/policy` knowing the
+ * error's name: `get [Transient.TimeoutTypeId]() { return true }`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TimeoutTypeId: unique symbol = Symbol.for("@mcp-resilience/policy/Timeout")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TimeoutTypeId = typeof TimeoutTypeId
+
+/**
  * An error that knows whether a retry may succeed, and optionally how long to wait first.
  *
  * @since 0.1.0
@@ -44,6 +62,7 @@ export type RetryAfterTypeId = typeof RetryAfterTypeId
 export interface Transient {
   readonly [TransientTypeId]: boolean
   readonly [RetryAfterTypeId]?: Duration.Duration | undefined
+  readonly [TimeoutTypeId]?: boolean | undefined
 }
 
 /**

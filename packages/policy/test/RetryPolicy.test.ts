@@ -335,13 +335,20 @@ const spy = (budget: RetryBudget.RetryBudget) => {
         (granted) => Effect.as(at(`${kind} ${granted ? "granted" : "refused"}`), granted)
       ),
     onSuccess: Effect.zipRight(at("success"), budget.onSuccess),
-    remaining: budget.remaining
+    remaining: budget.remaining,
+    probeInterval: budget.probeInterval
   }
   return { budget: spied, calls }
 }
 
-/** A timeout error of another library: its `_tag` ends in "TimeoutError". */
+/** A timeout error of another library: it marks itself with `Transient.TimeoutTypeId`. */
 class SocketTimeoutError extends Data.TaggedError("SocketTimeoutError")<{ readonly attempt: number }> {
+  readonly [Transient.TransientTypeId] = true
+  readonly [Transient.TimeoutTypeId] = true
+}
+
+/** Named like a timeout but not marked as one: the name alone does not count. */
+class NamedTimeoutError extends Data.TaggedError("NamedTimeoutError")<{}> {
   readonly [Transient.TransientTypeId] = true
 }
 
@@ -358,11 +365,11 @@ describe("RetryPolicy.retry with a budget", () => {
       assert.strictEqual(yield* budget.remaining, 491)
     }))
 
-  it.effect("a refused retry fails at once with the original error, without waiting", () =>
+  it.effect("with probeInterval infinity, a refused retry fails at once with the original error, without waiting", () =>
     Effect.gen(function*() {
       const { effect, starts } = yield* scripted((n) => Effect.fail(transient(n)))
       const retries = yield* Ref.make(0)
-      const { budget, calls } = spy(RetryBudget.tokenBucket({ capacity: 10 }))
+      const { budget, calls } = spy(RetryBudget.tokenBucket({ capacity: 10, probeInterval: Duration.infinity }))
       const { endedAt, exit } = yield* drive(
         RetryPolicy.retry(effect, noJitter({ maxAttempts: 10 }), {
           onTimeout,
@@ -416,7 +423,7 @@ describe("RetryPolicy.retry with a budget", () => {
       assert.strictEqual(yield* budget.remaining, 486) // 500 - 10 - 5 + 1
     }))
 
-  it.effect("any error whose _tag ends in TimeoutError is charged as a timeout", () =>
+  it.effect("any error marked with Transient.TimeoutTypeId is charged as a timeout", () =>
     Effect.gen(function*() {
       const { effect } = yield* scripted((n) =>
         n === 1 ? Effect.fail(new SocketTimeoutError({ attempt: n })) : Effect.void
@@ -427,12 +434,13 @@ describe("RetryPolicy.retry with a budget", () => {
       assert.isTrue(RetryPolicy.isTimeoutError(new SocketTimeoutError({ attempt: 1 })))
       assert.isFalse(RetryPolicy.isTimeoutError(transient(1)))
       assert.isFalse(RetryPolicy.isTimeoutError("TimeoutError"))
+      assert.isFalse(RetryPolicy.isTimeoutError(new NamedTimeoutError()))
     }))
 
   it.effect("one budget shared by two concurrent runs: together they get what it holds", () =>
     Effect.gen(function*() {
-      // 15 tokens: three retries of 5 between both runs
-      const budget = RetryBudget.tokenBucket({ capacity: 15 })
+      // 15 tokens: three retries of 5 between both runs (and no probes)
+      const budget = RetryBudget.tokenBucket({ capacity: 15, probeInterval: Duration.infinity })
       const a = yield* scripted((n) => Effect.fail(transient(n)))
       const b = yield* scripted((n) => Effect.fail(transient(n)))
       const policy = noJitter({ maxAttempts: 10 })
@@ -456,7 +464,7 @@ describe("RetryPolicy.retry with a budget", () => {
 
   it.effect("a shared ratio budget lets a fleet retry about 10 % of its requests per window", () =>
     Effect.gen(function*() {
-      const budget = RetryBudget.ratio({ minRetries: 2 })
+      const budget = RetryBudget.ratio({ minRetries: 2, probeInterval: Duration.infinity })
       // 50 requests that each fail once, then succeed, all at 0: 10 % of 50 = 5 retries
       const runs = yield* Effect.forEach(
         Array.from({ length: 50 }),

@@ -34,7 +34,7 @@ import {
   type RawStats,
   readStateFile,
   SCRIPT_ENV
-} from "../bin/flaky-server.mjs"
+} from "../bin/flaky-core.mjs"
 import { startHttp } from "./internal/httpHost.js"
 import * as Processes from "./Processes.js"
 

@@ -4,12 +4,13 @@
  * t = 30 s and completes 50 handshakes per second. Each client runs the real `McpClient.make`
  * in virtual time against a simulated server; seeded; 20 seeds per strategy.
  *
- *   pnpm bench:herd                 full run: 6 strategies x {budget off, one shared token bucket} x 20 seeds
- *                                   (no jitter once: it has no randomness); writes docs/herd.md and docs/img/herd-*.svg
+ *   pnpm bench:herd                 full run: 6 strategies x {budget off, one shared token bucket, one shared
+ *                                   10 % ratio budget} x 20 seeds (no jitter without a budget once: it has no
+ *                                   randomness); writes docs/herd.md, its summary in docs/benchmarks.md, docs/img/herd-*.svg
  *   pnpm bench:herd --quick         100 clients, 5 handshakes/s, 2 seeds, in one process, plus the checks below; prints only
  *   pnpm bench:herd --no-write      full run, prints only
  *   --candidates                    also run candidate defaults (the former default: 5 attempts, 10 s cap)
- *   --ratio                         also run with one shared 10 % ratio budget
+ *   --no-ratio                      leave out the shared 10 % ratio budget
  *   --seeds N  --clients N  --capacity N  --jobs N (worker processes; default: one per core)
  *
  * `--quick` also checks the harness itself: a small fleet gives the same attempt times on the
@@ -28,8 +29,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { machine } from "../report.js"
-import { HERD, put } from "../sections.js"
-import { budgetLabel, checks, type Row, summarize, svgPlot, table } from "./report.js"
+import { HERD, HERD_SUMMARY, put } from "../sections.js"
+import { budgetChecks, budgetLabel, checks, PEAK_MARGIN_TEXT, type Row, summarize, svgPlot, table } from "./report.js"
 import * as SimServer from "./SimServer.js"
 import { allStrategies, type BudgetMode, fleet, run, type RunResult, type Scenario, strategies } from "./simulate.js"
 
@@ -201,7 +202,7 @@ const main = async () => {
     horizonSeconds: 900
   }
   const seeds = option("--seeds") ?? (quick ? 2 : 20)
-  const budgets: ReadonlyArray<BudgetMode> = flag("--ratio") ? ["off", "bucket", "ratio"] : ["off", "bucket"]
+  const budgets: ReadonlyArray<BudgetMode> = flag("--no-ratio") ? ["off", "bucket"] : ["off", "bucket", "ratio"]
   const studied = flag("--candidates") ? allStrategies : strategies
   const workers = option("--jobs") ?? (quick ? 1 : Math.max(1, os.availableParallelism?.() ?? os.cpus().length))
   const started = performance.now()
@@ -214,11 +215,12 @@ const main = async () => {
       `${studied.length} strategies x ${budgets.length} budget modes x ${seeds} seeds on ${workers} worker(s)`
   )
 
-  // a strategy with no randomness (no jitter) gives the same run for every seed: it runs once
+  // a strategy with no randomness (no jitter, no budget) gives the same run for every seed: it
+  // runs once; with a budget a refused client's probe is jittered, so every strategy is random
   const jobs: Array<Job> = []
   for (const budget of budgets) {
     studied.forEach((s, strategy) => {
-      for (let seed = 1; seed <= (s.random ? seeds : 1); seed++) {
+      for (let seed = 1; seed <= (s.random || budget !== "off" ? seeds : 1); seed++) {
         jobs.push({ id: jobs.length, strategy, budget, seed, scenario })
       }
     })
@@ -244,6 +246,7 @@ const main = async () => {
     })
   }
   const shape = checks(rows)
+  const goals = budgetChecks(rows, scenario)
   const harness = quick ? await harnessChecks() : []
   const wallSeconds = (performance.now() - started) / 1000
   const cpu = process.cpuUsage(cpuStart)
@@ -255,6 +258,8 @@ const main = async () => {
   console.log()
   console.log("The expected shape (findings, not assertions):")
   for (const c of shape) console.log(`  ${c.ok ? "holds        " : "does NOT hold"}  ${c.text}`)
+  if (goals.length > 0) console.log("The goals with a shared budget (issue 19):")
+  for (const c of goals) console.log(`  ${c.ok ? "holds        " : "does NOT hold"}  ${c.text}`)
   if (harness.length > 0) console.log("The harness:")
   for (const c of harness) console.log(`  ${c.ok ? "PASS" : "FAIL"}  ${c.text}`)
   if (harness.some((c) => !c.ok)) process.exitCode = 1
@@ -298,8 +303,22 @@ const main = async () => {
         title: `Attempts per second with one shared token bucket (mean of ${seeds} seeds)`,
         yLabel: "attempts per second (log scale)",
         series: rows.filter((r) => r.budget === "bucket").map((r) => ({ name: r.strategy, values: r.meanPerSecond })),
-        xMaxSeconds: 60,
+        xMaxSeconds: xMax,
         log: true,
+        marker: { x: scenario.downUntil / 1000, label: "server back" }
+      })
+    },
+    {
+      file: "herd-connected-budget.svg",
+      svg: svgPlot({
+        title: `Clients connected with a shared budget, and the best without (mean of ${seeds} seeds)`,
+        yLabel: "clients connected",
+        series: [
+          ...rows.filter((r) => r.budget !== "off" && r.strategy.startsWith("persistent full")),
+          ...offRows.filter((r) => r.strategy === "persistent full")
+        ].map((r) => ({ name: `${r.strategy}, ${budgetLabel[r.budget]}`, values: r.meanConnectedBy })),
+        xMaxSeconds: xMax,
+        log: false,
         marker: { x: scenario.downUntil / 1000, label: "server back" }
       })
     }
@@ -320,7 +339,7 @@ const main = async () => {
       scenario.clients.toLocaleString("en-US")
     } clients lose the server at t = 0; it refuses connections until t = ${
       scenario.downUntil / 1000
-    } s, then completes ${scenario.capacity} handshakes per second (HTTP 503 beyond). ${seeds} seeds; each cell is the median over the seeds, with the range (min–max) in parentheses when the seeds differ; no jitter has no randomness, so its one run stands for every seed. "all connected at" is the median over the seeds in which every client connected; "median connect" is the median client's connection time.`,
+    } s, then completes ${scenario.capacity} handshakes per second (HTTP 503 beyond). ${seeds} seeds; each cell is the median over the seeds, with the range (min–max) in parentheses when the seeds differ; no jitter without a budget has no randomness, so its one run stands for every seed (with a budget it has: a refused client's probe is jittered). "attempts in the outage" are those made before the server came back. "all connected at" is the median over the seeds in which every client connected; "median connect" is the median client's connection time.`,
     "",
     md,
     "",
@@ -330,11 +349,17 @@ const main = async () => {
     "",
     ...shape.map((c) => `- ${c.ok ? "holds" : "does NOT hold"}: ${c.text}`),
     "",
+    `The goals with a shared budget (issue 19; persistent strategies, worst seed; the margin over the server's capacity is ${PEAK_MARGIN_TEXT}):`,
+    "",
+    ...goals.map((c) => `- ${c.ok ? "holds" : "does NOT hold"}: ${c.text}`),
+    "",
     "![Connection attempts per second, one line per strategy](img/herd-attempts.svg)",
     "",
     "![Clients connected over time, one line per strategy](img/herd-connected.svg)",
     "",
     "![Attempts per second with one shared token bucket](img/herd-attempts-budget.svg)",
+    "",
+    "![Clients connected with a shared budget](img/herd-connected-budget.svg)",
     "",
     HERD.end
   ].join("\n")
@@ -343,7 +368,36 @@ const main = async () => {
     ? fs.readFileSync(docFile, "utf8")
     : "# The thundering herd: backoff and jitter for MCP reconnects\n"
   fs.writeFileSync(docFile, put(previous, HERD, generated))
-  console.log(`wrote ${path.relative(root, docFile)} and ${plots.map((p) => `docs/img/${p.file}`).join(", ")}`)
+  // the summary in docs/benchmarks.md: the budget-off best and the budget rows, with the goals
+  const summaryRows = rows.filter((r) =>
+    r.strategy === "persistent none" || r.strategy === "persistent full" || r.strategy === "persistent decorrelated"
+  )
+  const summary = [
+    HERD_SUMMARY.begin,
+    "",
+    "## The thundering herd",
+    "",
+    `From the full run of ${new Date().toISOString().slice(0, 10)} (\`pnpm bench:herd\`, ${
+      scenario.clients.toLocaleString("en-US")
+    } clients, server down for ${
+      scenario.downUntil / 1000
+    } s, then ${scenario.capacity} handshakes/s; ${seeds} seeds; every row and the plots in [herd.md](herd.md)):`,
+    "",
+    table(summaryRows),
+    "",
+    ...goals.map((c) => `- **${c.ok ? "holds" : "does NOT hold"}**: ${c.text}`),
+    "",
+    HERD_SUMMARY.end
+  ].join("\n")
+  const benchFile = path.join(root, "docs", "benchmarks.md")
+  if (fs.existsSync(benchFile)) {
+    fs.writeFileSync(benchFile, put(fs.readFileSync(benchFile, "utf8"), HERD_SUMMARY, summary))
+  }
+  console.log(
+    `wrote ${path.relative(root, docFile)}, its summary in docs/benchmarks.md, and ${
+      plots.map((p) => `docs/img/${p.file}`).join(", ")
+    }`
+  )
 }
 
 if (flag("--worker")) {

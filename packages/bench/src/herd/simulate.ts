@@ -18,7 +18,10 @@ import { VirtualClock } from "./VirtualClock.js"
 export interface Strategy {
   readonly name: string
   readonly policy: RetryPolicy.RetryPolicy
-  /** `false` when nothing in the run is random (no jitter): every seed gives the same run. */
+  /**
+   * `false` when nothing in the run is random (no jitter, no budget): every seed gives the same
+   * run. With a budget every strategy is random: a refused client's probe is jittered.
+   */
   readonly random: boolean
 }
 
@@ -78,6 +81,8 @@ export interface RunResult {
   readonly budget: BudgetMode
   readonly seed: number
   readonly attempts: number
+  /** Attempts before the server came back (t < downUntil). */
+  readonly attemptsDuringOutage: number
   readonly attemptsPerSecond: Int32Array
   readonly peakPerSecond: number
   readonly connected: number
@@ -115,7 +120,8 @@ const counted = (budget: RetryBudget.RetryBudget, calls: { n: number }): RetryBu
     calls.n++
     return budget.onSuccess
   }),
-  remaining: budget.remaining
+  remaining: budget.remaining,
+  probeInterval: budget.probeInterval
 })
 
 const budgetFor = (mode: BudgetMode, shared: RetryBudget.RetryBudget | undefined) => {
@@ -235,6 +241,7 @@ export const run = async (options: {
     budget,
     seed,
     attempts: server.attemptTimes.length,
+    attemptsDuringOutage: server.attemptTimes.reduce((n, t) => (t < scenario.downUntil ? n + 1 : n), 0),
     attemptsPerSecond,
     peakPerSecond: attemptsPerSecond.reduce((m, x) => Math.max(m, x), 0),
     connected: connectedAt.length,

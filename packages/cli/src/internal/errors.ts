@@ -32,6 +32,12 @@ export class UsageError extends Schema.TaggedError<UsageError>("@mcp-resilience/
   }
 }
 
+/** A command finished with a non-zero exit code (its error has been printed). */
+export class CommandFailed extends Schema.TaggedError<CommandFailed>("@mcp-resilience/cli/CommandFailed")(
+  "CommandFailed",
+  { code: Schema.Number }
+) {}
+
 /** The exit code an error calls for: 2 for usage and config errors, 1 for everything else. */
 export const exitCodeOf = (error: unknown): number => {
   if (error instanceof UsageError || error instanceof McpError.McpConfigError) return ExitCode.Usage

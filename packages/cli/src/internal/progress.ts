@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
-import { type Style, styles } from "./style.js"
+import { eraseLine, type Style, styles } from "./style.js"
 
 /** Where progress goes: a writable stream and whether it is a terminal. */
 export interface Output {
@@ -57,7 +57,7 @@ export const formatShort = (millis: number): string =>
     : `${Math.max(0, Math.ceil(millis))}ms`
 
 // eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;]*m/g
+const ANSI = /\x1b\[[0-9;]*[mGK]/g
 
 const stripAnsi = (s: string): string => s.replace(ANSI, "")
 
@@ -111,7 +111,7 @@ export const make = (
 
     // on a terminal: erase the live line, write `text` (kept), redraw the live line
     const clear = () => {
-      if (drawn) output.write("\r\x1b[2K")
+      if (drawn) output.write(eraseLine)
       drawn = false
     }
     const draw = (st: State) => {

@@ -6,11 +6,13 @@
  */
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { McpConfigError, McpServerConfig, McpToolsetConfig } from "@mcp-resilience/client"
+import { McpAuth, McpConfigError, McpServerConfig, McpToolsetConfig } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as os from "node:os"
 import * as path from "node:path"
 import { UsageError } from "./errors.js"
@@ -48,6 +50,22 @@ export const targetOptions = {
     Options.withDescription("With --url: an HTTP header to send (repeatable); values are never printed."),
     Options.optional
   ),
+  auth: Options.choice("auth", ["code", "client-credentials", "private-key-jwt"]).pipe(
+    Options.withPseudoName("GRANT"),
+    Options.withDescription(
+      "With --url: OAuth. code (a browser approves; the URL is printed), client-credentials or private-key-jwt. " +
+        "Tokens are kept in ~/.config/mcp-resilience/tokens.json (mode 0600) and reused."
+    ),
+    Options.optional
+  ),
+  oauth: Options.keyValueMap("oauth").pipe(
+    Options.withPseudoName("NAME=VALUE"),
+    Options.withDescription(
+      "With --auth: client-id, client-secret (or $MCP_RESILIENCE_CLIENT_SECRET), scope, redirect-url, " +
+        "private-key (a PEM file), algorithm, method (basic or post). Repeatable."
+    ),
+    Options.optional
+  ),
   env: Options.keyValueMap("env").pipe(
     Options.withPseudoName("NAME=VALUE"),
     Options.withDescription("With --stdio: an environment variable for the server (repeatable)."),
@@ -63,6 +81,8 @@ export interface TargetFlags {
   readonly sse: boolean
   readonly header: Option.Option<HashMap.HashMap<string, string>>
   readonly env: Option.Option<HashMap.HashMap<string, string>>
+  readonly auth: Option.Option<"code" | "client-credentials" | "private-key-jwt">
+  readonly oauth: Option.Option<HashMap.HashMap<string, string>>
 }
 
 /** A resolved server. */
@@ -207,6 +227,12 @@ const exclusive = (name: Option.Option<string>, flags: TargetFlags): Effect.Effe
   if (flags.sse && Option.isNone(flags.url)) {
     return Effect.fail(new UsageError({ detail: "--sse goes with --url" }))
   }
+  if (Option.isSome(flags.auth) && Option.isNone(flags.url)) {
+    return Effect.fail(new UsageError({ detail: "--auth goes with --url (a config entry has its own \"auth\")" }))
+  }
+  if (Option.isSome(flags.oauth) && Option.isNone(flags.auth)) {
+    return Effect.fail(new UsageError({ detail: "--oauth goes with --auth" }))
+  }
   if (Option.isSome(flags.env) && Option.isNone(flags.stdio)) {
     return Effect.fail(new UsageError({ detail: "--env goes with --stdio" }))
   }
@@ -239,10 +265,12 @@ export const resolveTarget = (
     if (Option.isSome(flags.url)) {
       const url = flags.url.value
       const headers = toRecord(flags.header)
+      const auth = yield* authOf(flags)
+      const extra = auth === undefined ? {} : { auth }
       return {
         server: flags.sse
-          ? McpServerConfig.sse({ url, headers })
-          : McpServerConfig.http({ url, headers, fallbackToSse: true }),
+          ? McpServerConfig.sse({ url, headers, ...extra })
+          : McpServerConfig.http({ url, headers, fallbackToSse: true, ...extra }),
         policy: RetryPolicy.default
       }
     }
@@ -267,3 +295,82 @@ export const resolveTarget = (
       policy: entry.policy
     }
   })
+
+const oauthKeys = ["client-id", "client-secret", "scope", "redirect-url", "private-key", "algorithm", "method"]
+
+/** `--auth` and `--oauth` as an `McpAuth.Auth`. */
+const authOf = (
+  flags: TargetFlags
+): Effect.Effect<McpAuth.Auth | undefined, UsageError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    if (Option.isNone(flags.auth)) return undefined
+    const params = toRecord(flags.oauth)
+    const unknown = Object.keys(params).find((key) => !oauthKeys.includes(key))
+    if (unknown !== undefined) {
+      return yield* new UsageError({ detail: `--oauth ${unknown}: not one of ${oauthKeys.join(", ")}` })
+    }
+    const need = (key: string) =>
+      params[key] === undefined
+        ? Effect.fail(
+          new UsageError({ detail: `--auth ${flags.auth.pipe(Option.getOrElse(() => ""))} needs --oauth ${key}=...` })
+        )
+        : Effect.succeed(params[key]!)
+    const secret = params["client-secret"] ?? process.env.MCP_RESILIENCE_CLIENT_SECRET
+    const scope = params.scope === undefined ? {} : { scope: params.scope }
+    switch (flags.auth.value) {
+      case "code":
+        return McpAuth.authorizationCode({
+          ...scope,
+          ...(params["client-id"] === undefined ? {} : { clientId: params["client-id"] }),
+          ...(secret === undefined ? {} : { clientSecret: Redacted.make(secret) }),
+          ...(params["redirect-url"] === undefined ? {} : { redirectUrl: params["redirect-url"] })
+        })
+      case "client-credentials": {
+        const clientId = yield* need("client-id")
+        if (secret === undefined) {
+          return yield* new UsageError({
+            detail: "--auth client-credentials needs --oauth client-secret=... or $MCP_RESILIENCE_CLIENT_SECRET"
+          })
+        }
+        const method = params.method ?? "basic"
+        if (method !== "basic" && method !== "post") {
+          return yield* new UsageError({ detail: `--oauth method=${method}: expected basic or post` })
+        }
+        return McpAuth.clientCredentials({ clientId, clientSecret: Redacted.make(secret), method, ...scope })
+      }
+      case "private-key-jwt": {
+        const clientId = yield* need("client-id")
+        const file = yield* need("private-key")
+        const fs = yield* FileSystem.FileSystem
+        const privateKey = yield* fs.readFileString(file).pipe(
+          Effect.mapError(() => new UsageError({ detail: `--oauth private-key=${file}: cannot read the file` }))
+        )
+        return McpAuth.privateKeyJwt({
+          clientId,
+          privateKey: Redacted.make(privateKey),
+          algorithm: params.algorithm ?? "ES256",
+          ...scope
+        })
+      }
+    }
+  })
+
+/**
+ * Where the CLI keeps OAuth tokens: `$MCP_RESILIENCE_TOKENS`, else
+ * `$XDG_CONFIG_HOME/mcp-resilience/tokens.json` (`~/.config/...`).
+ */
+export const tokensPath = (): string =>
+  process.env.MCP_RESILIENCE_TOKENS ??
+    path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), ".config"), "mcp-resilience", "tokens.json")
+
+/** OAuth for every command: tokens reused from the file store; a browser approval asked for on stderr. */
+export const withOAuth = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  effect.pipe(
+    Effect.provideService(McpAuth.TokenStore, McpAuth.TokenStore.file(tokensPath())),
+    Effect.provideService(
+      McpAuth.Authorization,
+      McpAuth.Authorization.loopback({
+        onUrl: (url) => Console.error(`Open this URL to authorize access:\n  ${url.href}\nWaiting for the browser...`)
+      })
+    )
+  )

@@ -8,7 +8,8 @@
  *    task-based tool the attempt only creates the task;
  * 3. a failed attempt is classified: retried under the call policy only while that is safe
  *    (it never reached the server, or the tool is read-only/idempotent), else failed as is;
- *    a 404 (the HTTP session expired) also marks the session dead so the supervisor replaces it;
+ *    a 404 (the HTTP session expired) or a refused connection also marks the session dead, so the
+ *    supervisor replaces it;
  * 4. a created task is awaited (`tasks.ts`): never created again, only polled;
  * 5. an `isError: true` result becomes `McpToolError`;
  * 6. around it all: the client span `tools/call {tool}`, and the call's metrics.
@@ -76,6 +77,11 @@ export interface CallContext {
 const sessionExpired = (error: unknown): error is McpConnectError =>
   (error as McpConnectError)?._tag === "McpConnectError" && (error as McpConnectError).status === 404
 
+/** The session is gone: the HTTP session expired, or nothing accepts connections any more. */
+const sessionLost = (error: unknown): error is McpConnectError =>
+  sessionExpired(error) || ((error as McpConnectError)?._tag === "McpConnectError" &&
+    (error as McpConnectError).reason === "Refused")
+
 const outcomeOf = (exit: Exit.Exit<unknown, CallError>): CallOutcome => {
   if (exit._tag === "Success") return "success"
   if (exit.cause._tag !== "Fail") return "error"
@@ -130,13 +136,10 @@ export const makeCall = (context: CallContext) => {
       return Effect.flatMap(
         session,
         (live) =>
-          Effect.tapError(
-            sendOn(live.session, name, args, settings),
-            (error) =>
-              Effect.sync(() => {
-                if (sessionExpired(error)) live.kill(error)
-              })
-          )
+          Effect.tapError(sendOn(live.session, name, args, settings), (error) =>
+            Effect.sync(() => {
+              if (sessionLost(error)) live.kill(error)
+            }))
       )
     })
     return breaker === undefined ? send : breaker.execute(send)

@@ -6,6 +6,8 @@
 import { ErrorCode, McpError as SdkMcpError } from "@modelcontextprotocol/sdk/types.js"
 import { McpAuthError, McpConnectError, McpProtocolError } from "../McpError.js"
 import type { OpenedTransport } from "../McpTransport.js"
+import { AuthFailure } from "./auth/provider.js"
+import { MessageTooLarge } from "./httpFetch.js"
 
 const codeOf = (
   u: unknown
@@ -34,6 +36,38 @@ const systemCode = (u: unknown): string | undefined => {
 }
 
 const REFUSED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
+
+/** What a refusal means, in words: `DNS lookup failed for example.invalid (ENOTFOUND)`, not just the code. */
+const refusedDetail = (code: string, cause: unknown): string => {
+  let host: unknown
+  for (let c: unknown = cause, depth = 0; depth < 4 && typeof c === "object" && c !== null; depth++) {
+    host ??= (c as { hostname?: unknown }).hostname
+    c = (c as { cause?: unknown }).cause
+  }
+  const forHost = typeof host === "string" ? ` for ${host}` : ""
+  switch (code) {
+    case "ENOTFOUND":
+      return `DNS lookup failed${forHost}: no such host (${code})`
+    case "EAI_AGAIN":
+      return `DNS lookup failed${forHost}: the resolver did not answer (${code})`
+    case "EHOSTUNREACH":
+      return `host unreachable (${code})`
+    case "ENETUNREACH":
+      return `network unreachable (${code})`
+    default:
+      return `connection refused (${code})`
+  }
+}
+
+/** The cause under fetch's `TypeError("fetch failed")`, which says what went wrong. */
+const fetchCause = (u: unknown): Error | undefined => {
+  if (!(u instanceof TypeError) || u.message !== "fetch failed") return undefined
+  const inner = (u as { cause?: unknown }).cause
+  return inner instanceof Error ? inner : undefined
+}
+
+/** fetch refuses a few ports outright (the Fetch standard's "bad ports", such as 1 and 9), with no code. */
+const isBadPort = (u: unknown): boolean => fetchCause(u)?.message === "bad port"
 const RESET = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "ERR_STREAM_DESTROYED"])
 
 /** An HTTP status carried by the SDK's `StreamableHTTPError` or `SseError`. */
@@ -83,6 +117,8 @@ export const connectError = (
   opened: OpenedTransport | undefined,
   cause: unknown
 ): McpConnectError | McpAuthError => {
+  // an authorization step failed (see `internal/auth/provider.ts`): already typed, never transient
+  if (cause instanceof AuthFailure) return cause.error
   const status = httpStatus(cause)
   if (status !== undefined) return httpError(server, opened, status, cause)
   if (cause instanceof SdkMcpError) {
@@ -101,24 +137,47 @@ export const connectError = (
       server,
       reason: "Spawn",
       detail: `could not start the command (${code ?? "error"})`,
-      cause
+      // not Node's error itself: it carries the command line (spawnargs), which may hold a token
+      cause: new Error(`spawn failed: ${code ?? "error"}`)
     })
   }
   if (code !== undefined && REFUSED.has(code)) {
-    return new McpConnectError({ server, reason: "Refused", detail: `connection refused (${code})`, cause })
+    // the cause under fetch's "fetch failed", which adds nothing to the message
+    return new McpConnectError({
+      server,
+      reason: "Refused",
+      detail: refusedDetail(code, cause),
+      cause: fetchCause(cause) ?? cause
+    })
+  }
+  if (isBadPort(cause)) {
+    return new McpConnectError({
+      server,
+      reason: "Refused",
+      detail: "bad port: fetch never connects to this port (a port the Fetch standard blocks); use another"
+    })
   }
   if (code !== undefined && RESET.has(code)) {
     return closedError(server, `connection reset (${code})`, { cause })
   }
   const closed = opened?.describeClose?.()
   if (closed !== undefined) return closedError(server, closed)
-  return new McpConnectError({ server, reason: "Handshake", detail: messageOf(cause) })
+  const inner = fetchCause(cause)
+  return new McpConnectError({
+    server,
+    reason: "Handshake",
+    detail: scrub(opened, inner === undefined ? messageOf(cause) : `fetch failed: ${inner.message}`)
+  })
 }
+
+/** `text` without the secrets the transport's config holds. */
+const scrub = (opened: OpenedTransport | undefined, text: string): string => opened?.scrub?.(text) ?? text
 
 const httpError = (server: string, opened: OpenedTransport | undefined, status: number, cause: unknown) => {
   const exchange = opened?.lastHttpError?.()
-  const detail = messageOf(cause).replace(/^(Streamable HTTP error|SSE error): /, "")
-  if (status === 401 || status === 403) return new McpAuthError({ server, status, detail })
+  // the body of an answer is the server's text: it may echo a header we sent (a token)
+  const detail = scrub(opened, messageOf(cause).replace(/^(Streamable HTTP error|SSE error): /, ""))
+  if (status === 401 || status === 403) return new McpAuthError({ server, reason: "Rejected", status, detail })
   return new McpConnectError({
     server,
     reason: "Http",
@@ -128,6 +187,16 @@ const httpError = (server: string, opened: OpenedTransport | undefined, status: 
   })
 }
 
+/** A `MessageTooLarge` in `u` or its causes (fetch and the body readers wrap what a stream errored with). */
+const findMessageTooLarge = (u: unknown): MessageTooLarge | undefined => {
+  let current: unknown = u
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    if (current instanceof MessageTooLarge) return current
+    current = current.cause
+  }
+  return undefined
+}
+
 /** Maps a failure of a request on an open session. */
 export const requestError = (
   server: string,
@@ -135,6 +204,7 @@ export const requestError = (
   opened: OpenedTransport | undefined,
   cause: unknown
 ): McpConnectError | McpAuthError | McpProtocolError => {
+  if (cause instanceof AuthFailure) return cause.error
   if (cause instanceof SdkMcpError) {
     if (cause.code === ErrorCode.ConnectionClosed) {
       return closedError(server, `${opened?.describeClose?.() ?? "the connection closed"} during ${method}`, {
@@ -153,6 +223,10 @@ export const requestError = (
   if (status !== undefined) {
     const error = httpError(server, opened, status, cause)
     return error._tag === "McpConnectError" ? new McpConnectError({ ...error, maybeExecuted: status >= 500 }) : error
+  }
+  const tooLarge = findMessageTooLarge(cause)
+  if (tooLarge !== undefined) {
+    return new McpProtocolError({ server, method, code: ErrorCode.InternalError, detail: tooLarge.message })
   }
   // the SDK validates results with zod: "ZodError" in zod 3, "$ZodError" in zod 4
   if (cause instanceof Error && (cause.name === "ZodError" || cause.name === "$ZodError")) {

@@ -13,11 +13,13 @@ export type Limits = { readonly [K in keyof McpTools.Limits]-?: NonNullable<McpT
 /** @internal */
 export const defaultLimits: Limits = {
   maxListPages: 100,
-  maxTools: 10_000
+  maxTools: 10_000,
+  maxSchemaDepth: 64
 }
 
 /** The defaults with `overrides` applied. @internal */
 export const limitsOf = (overrides: McpTools.Limits | undefined): Limits => ({
   maxListPages: overrides?.maxListPages ?? defaultLimits.maxListPages,
-  maxTools: overrides?.maxTools ?? defaultLimits.maxTools
+  maxTools: overrides?.maxTools ?? defaultLimits.maxTools,
+  maxSchemaDepth: overrides?.maxSchemaDepth ?? defaultLimits.maxSchemaDepth
 })

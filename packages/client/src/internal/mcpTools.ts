@@ -85,13 +85,15 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       : <A>(attempt: Effect.Effect<A, ConnectError>) => breaker.execute(outer === undefined ? attempt : outer(attempt))
 
     // 2. the supervisor, handing each new session to the tool list
+    const limits = limitsOf(options.limits)
     const tools = yield* ToolList.make({
       debounce: Duration.decode(options.refreshDebounce ?? ToolList.DEFAULT_DEBOUNCE),
       timeoutMillis: defaultTimeout,
-      limits: limitsOf(options.limits)
+      limits
     })
     const supervised = yield* Supervisor.make({
       ...options,
+      maxSchemaDepth: limits.maxSchemaDepth,
       wrapAttempt,
       lazy: options.startup === "optional",
       onSession: tools.watch

@@ -47,7 +47,8 @@ export const acquireRelease = <A, E, R, X>(
  * joined uninterruptibly, because an interruption of the releasing fiber is passed on to
  * its child fibers: an interrupted program would cut its release short (no SIGTERM, no
  * SIGKILL, no DELETE) instead of waiting for it. Past the bound it fails with a
- * `TimeoutException`.
+ * `TimeoutException`. The fiber itself ends with the step's exit as its value, never in failure,
+ * so a failure is not also reported as "Fiber terminated with an unhandled error".
  *
  * @internal
  */
@@ -55,4 +56,7 @@ export const bounded = <A, E>(
   step: Effect.Effect<A, E>,
   duration: Duration.DurationInput
 ): Effect.Effect<A, E | Cause.TimeoutException> =>
-  Effect.forkDaemon(Effect.timeout(Effect.interruptible(step), duration)).pipe(Effect.flatMap(Fiber.join))
+  Effect.forkDaemon(Effect.exit(Effect.timeout(Effect.interruptible(step), duration))).pipe(
+    Effect.flatMap(Fiber.join),
+    Effect.flatten
+  )

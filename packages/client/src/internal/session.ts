@@ -23,18 +23,13 @@ import {
   type Tool,
   ToolListChangedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
-import type {
-  JsonSchemaType,
-  JsonSchemaValidator,
-  jsonSchemaValidator
-} from "@modelcontextprotocol/sdk/validation/types.js"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import { constVoid } from "effect/Function"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { RequestError } from "../McpClient.js"
 import { type McpAuthError, type McpConnectError, McpTimeoutError } from "../McpError.js"
@@ -44,6 +39,7 @@ import { McpTransports, type OpenedTransport } from "../McpTransport.js"
 import type { Deadlines } from "./deadlines.js"
 import { closedError, connectError, requestError } from "./errors.js"
 import * as Handlers from "./handlers.js"
+import { OutputValidators } from "./outputSchemas.js"
 import { addFinalizer, bounded } from "./release.js"
 import { RequestSignal } from "./requestSignal.js"
 
@@ -126,6 +122,8 @@ export interface OpenOptions {
   readonly capabilities?: ClientCapabilities | undefined
   /** Answers to server-to-client requests; their capabilities are merged into `capabilities`. */
   readonly handlers?: HandlerOptions | undefined
+  /** The deepest output schema accepted (see `outputSchemas.ts`). Default 64. */
+  readonly maxSchemaDepth?: number | undefined
 }
 
 /** The SDK's own request timer is kept out of the way: Effect enforces every deadline. */
@@ -163,18 +161,6 @@ const flushNotificationsOnRelease = (opened: OpenedTransport) =>
   })
 
 /**
- * The SDK's output-schema checks with the validator made on first use: the SDK's `Client` makes
- * an Ajv instance up front, yet uses it only for tools that declare an `outputSchema`. One
- * instance per session, like the SDK's (Ajv caches compiled schemas by schema object).
- */
-class LazyValidator implements jsonSchemaValidator {
-  private ajv: AjvJsonSchemaValidator | undefined
-  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
-    return (this.ajv ??= new AjvJsonSchemaValidator()).getValidator(schema)
-  }
-}
-
-/**
  * Opens a transport to `config` and completes the handshake, in the current scope; closing the
  * scope ends the session (child stopped, HTTP session deleted).
  *
@@ -190,9 +176,13 @@ export const open = (
     const transports = yield* McpTransports
     const opened = yield* transports.open(config, server)
     yield* flushNotificationsOnRelease(opened)
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
       capabilities: { ...Handlers.capabilitiesOf(options.handlers), ...options.capabilities },
-      jsonSchemaValidator: new LazyValidator()
+      jsonSchemaValidator: new OutputValidators(
+        options.maxSchemaDepth ?? 64,
+        (message) => runFork(Effect.logWarning(message).pipe(Effect.annotateLogs("server", server)))
+      )
     })
     const afterHandshake = yield* Handlers.install(sdk, server, options.handlers)
     const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)

@@ -37,11 +37,28 @@ export interface StdioOptions {
   readonly env: Record<string, string>
   readonly cwd: string | undefined
   readonly stderr: "log" | "inherit" | "ignore"
+  /** Replaces the config's secret values (env) in what the server writes on stderr. */
+  readonly scrub: (text: string) => string
   readonly onStderrLine: (line: string) => void
   readonly onInvalidMessage: (line: string, error: unknown) => void
 }
 
 const STDERR_TAIL_LINES = 20
+
+/** A stderr line that reads like the cause of a failure. */
+const ERROR_LINE = /\b(error|exception|fatal|cannot|can't|could not|failed|not found|no such file)\b/i
+
+/** Bytes written to the server's stdin that it has not read yet, past which the session ends. */
+const MAX_UNSENT_BYTES = 16 * 1024 * 1024
+
+/** Messages waiting for the server to read its stdin, past which the session ends. */
+const MAX_UNSENT_MESSAGES = 4_096
+
+/** How long after its stdout ends a server that has not exited counts as a dead peer. */
+const OUTPUT_CLOSED_GRACE_MILLIS = 200
+
+/** Process groups (POSIX): the child leads its own, and release signals all of it. */
+const GROUPS = process.platform !== "win32"
 const MAX_LINE = 500
 
 /**
@@ -96,7 +113,18 @@ export class StdioTransport implements Transport {
   exitSignal: NodeJS.Signals | null = null
   exited = false
   private readonly lineBuffer = new LineBuffer(STDIO_DEFAULT_MAX_BUFFER_SIZE)
+  /** The first stderr line that reads like an error ("Error: Cannot find module ..."), kept for good. */
+  private stderrCause: string | undefined = undefined
   private readonly stderrTail: Array<string> = []
+  /** The server closed its stdout: nothing it does from now on can reach us. */
+  outputClosed = false
+  /** Why we killed the server, when we did. */
+  private killedBecause: string | undefined = undefined
+  private closeNotified = false
+  /** Resolves when stdin drains; one for all the writes waiting on it. */
+  private drained: Promise<void> | undefined = undefined
+  /** Messages written since the pipe last filled, waiting for it to drain. */
+  private waiting = 0
   private stderrPartial = ""
   private readonly exitWaiters: Array<() => void> = []
 
@@ -113,13 +141,20 @@ export class StdioTransport implements Transport {
 
   /** "exited with code 1" plus the stderr tail, for error messages. */
   describeExit(): string {
-    const how = this.exitSignal !== null
+    const how = this.killedBecause !== undefined
+      ? `was stopped: ${this.killedBecause}`
+      : this.outputClosed && !this.exited
+      ? "closed its stdout but kept running"
+      : this.exitSignal !== null
       ? `was killed by ${this.exitSignal}`
       : this.exitCode !== null
       ? `exited with code ${this.exitCode}`
       : "closed its output"
-    const tail = this.stderrTail.slice(-3).join(" | ")
-    return tail === "" ? `server process ${how}` : `server process ${how}; stderr: ${tail}`
+    const last = this.stderrTail.slice(-3)
+    const lines = this.stderrCause === undefined || last.includes(this.stderrCause)
+      ? last
+      : [this.stderrCause, "...", ...last]
+    return lines.length === 0 ? `server process ${how}` : `server process ${how}; stderr: ${lines.join(" | ")}`
   }
 
   start(): Promise<void> {
@@ -130,7 +165,9 @@ export class StdioTransport implements Transport {
         cwd: this.options.cwd,
         stdio: ["pipe", "pipe", this.options.stderr === "log" ? "pipe" : this.options.stderr],
         shell: false,
-        windowsHide: true
+        windowsHide: true,
+        // its own process group, so that release reaches what a launcher (a shell script, npx) started
+        detached: GROUPS
       })
       this.child = child
       let started = false
@@ -153,8 +190,16 @@ export class StdioTransport implements Transport {
         this.exited = true
         this.flushExitWaiters()
       })
-      child.on("close", () => {
-        this.onclose?.()
+      child.on("close", () => this.notifyClose())
+      // a server that closes its stdout but keeps running can never answer: the session is over
+      // (a process that exits closes its stdout first: give its exit a moment to arrive, so the error says
+      // "exited with code 1" then; this wall-clock wait detects a dead peer, it is no retry policy)
+      child.stdout?.on("end", () => {
+        setTimeout(() => {
+          if (this.exited) return
+          this.outputClosed = true
+          this.notifyClose()
+        }, OUTPUT_CLOSED_GRACE_MILLIS).unref()
       })
       child.stdin?.on("error", (error) => this.onerror?.(error))
       child.stdout?.on("error", (error) => this.onerror?.(error))
@@ -163,6 +208,12 @@ export class StdioTransport implements Transport {
       child.stderr?.on("data", (chunk: string) => this.onStderr(chunk))
       child.stderr?.on("error", () => {})
     })
+  }
+
+  private notifyClose(): void {
+    if (this.closeNotified) return
+    this.closeNotified = true
+    this.onclose?.()
   }
 
   private onStdout(chunk: Buffer): void {
@@ -181,8 +232,7 @@ export class StdioTransport implements Transport {
     if (overflow && !this.exited) {
       // the server wrote more than a message may hold without a newline: the stream cannot be
       // resynchronised, so the session ends (its requests fail as a closed connection)
-      this.onerror?.(new Error(`the server wrote a line longer than ${STDIO_DEFAULT_MAX_BUFFER_SIZE} bytes`))
-      this.child?.kill("SIGKILL")
+      this.stop(`it wrote a line longer than ${STDIO_DEFAULT_MAX_BUFFER_SIZE} bytes`)
     }
   }
 
@@ -192,8 +242,9 @@ export class StdioTransport implements Transport {
     this.stderrPartial = lines.pop() ?? ""
     if (this.stderrPartial.length > MAX_LINE) this.stderrPartial = this.stderrPartial.slice(-MAX_LINE)
     for (const raw of lines) {
-      const line = raw.replace(/\r$/, "").slice(0, MAX_LINE)
+      const line = this.options.scrub(raw.replace(/\r$/, "")).slice(0, MAX_LINE)
       if (line === "") continue
+      if (this.stderrCause === undefined && ERROR_LINE.test(line)) this.stderrCause = line
       this.stderrTail.push(line)
       if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift()
       this.options.onStderrLine(line)
@@ -205,9 +256,23 @@ export class StdioTransport implements Transport {
     if (stdin === undefined || stdin === null || this.exited || !stdin.writable) {
       return Promise.reject(new Error("Not connected: the server process is not running"))
     }
-    return new Promise((resolve, reject) => {
-      if (stdin.write(serializeMessage(message), (error) => (error ? reject(error) : undefined))) resolve()
-      else stdin.once("drain", resolve)
+    // a server that stops reading cannot make us buffer without bound: past the bound the session ends
+    if (stdin.writableLength > MAX_UNSENT_BYTES || this.waiting > MAX_UNSENT_MESSAGES) {
+      this.stop(`it stopped reading its stdin (${this.waiting} messages, ${stdin.writableLength} bytes unsent)`)
+      return Promise.reject(new Error("Not connected: the server does not read its stdin"))
+    }
+    return new Promise<void>((resolve, reject) => {
+      if (stdin.write(serializeMessage(message), (error) => (error ? reject(error) : undefined))) return resolve()
+      // the writes waiting for a full pipe share one "drain" listener
+      this.waiting++
+      this.drained ??= new Promise<void>((drained) =>
+        stdin.once("drain", () => {
+          this.drained = undefined
+          this.waiting = 0
+          drained()
+        })
+      )
+      void this.drained.then(resolve)
     })
   }
 
@@ -240,13 +305,40 @@ export class StdioTransport implements Transport {
     return bounded(Effect.as(this.awaitExit, true), grace).pipe(Effect.orElseSucceed(() => false))
   }
 
+  /** Ends the session: the stream cannot go on (a line past the bound, a server that does not read). */
+  private stop(reason: string): void {
+    if (this.killedBecause !== undefined) return
+    this.killedBecause = reason
+    this.onerror?.(new Error(reason))
+    this.kill("SIGKILL")
+  }
+
+  /** Sends `signal` to the server's process group (to the process alone where there are no groups). */
+  private kill(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid
+    try {
+      if (GROUPS && pid !== undefined) process.kill(-pid, signal)
+      else this.child?.kill(signal)
+    } catch {
+      // gone already
+    }
+  }
+
+  /** Whether a process of the server's group is still running (its launcher may have exited). */
+  private groupAlive(): boolean {
+    const pid = this.child?.pid
+    if (!GROUPS || pid === undefined) return false
+    try {
+      process.kill(-pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   private signal(signal: NodeJS.Signals): Effect.Effect<void> {
     return Effect.sync(() => {
-      try {
-        if (!this.exited) this.child?.kill(signal)
-      } catch {
-        // gone already
-      }
+      if (!this.exited || this.groupAlive()) this.kill(signal)
     })
   }
 
@@ -257,14 +349,20 @@ export class StdioTransport implements Transport {
    */
   terminate(grace: Duration.Duration): Effect.Effect<void> {
     return Effect.uninterruptible(Effect.gen(this, function*() {
-      if (this.child === undefined || this.exited) return
-      yield* Effect.promise(() => this.close())
-      if (yield* this.waitExit(grace)) return
-      yield* this.signal("SIGTERM")
-      if (yield* this.waitExit(grace)) return
-      yield* this.signal("SIGKILL")
-      // SIGKILL cannot be ignored; the bound only guards against a zombie we cannot reap
-      yield* this.waitExit(Duration.seconds(5))
+      if (this.child === undefined) return
+      if (!this.exited) {
+        yield* Effect.promise(() => this.close())
+        if (!(yield* this.waitExit(grace))) {
+          yield* this.signal("SIGTERM")
+          if (!(yield* this.waitExit(grace))) {
+            yield* this.signal("SIGKILL")
+            // SIGKILL cannot be ignored; the bound only guards against a zombie we cannot reap
+            yield* this.waitExit(Duration.seconds(5))
+          }
+        }
+      }
+      // what the server started may outlive it (a launcher that did not exec): the rest of its group goes too
+      if (this.groupAlive()) this.kill("SIGKILL")
     }))
   }
 }

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { Backoff } from "@mcp-resilience/policy"
+import { Backoff, Transient } from "@mcp-resilience/policy"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -68,6 +68,12 @@ export interface Supervisor {
 }
 
 const DEFAULT_RESET_AFTER = Duration.seconds(60)
+
+/** The longest `Retry-After` the supervisor honours between sessions. */
+const MAX_RETRY_AFTER_MILLIS = 60_000
+
+/** Errors retrying cannot fix: once a layer was connected, only these make the supervisor give up. */
+const isFinal = (error: ConnectError): boolean => error._tag === "McpAuthError" || error._tag === "McpConfigError"
 
 /** @internal */
 export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, ConnectError, Scope.Scope> =>
@@ -184,6 +190,18 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
     const resetAfter = Duration.toMillis(Duration.decode(options.resetAfter ?? DEFAULT_RESET_AFTER))
     let connectedAt = 0
 
+    /** The flapping schedule's wait, at least the error's `Retry-After` (up to a minute). */
+    const waitAfter = (error: ConnectError) =>
+      Effect.gen(function*() {
+        const before = clock.unsafeCurrentTimeMillis()
+        yield* Effect.ignore(driver.next(error))
+        const retryAfter = policy?.honorRetryAfter === false ? undefined : Transient.retryAfter(error)
+        if (retryAfter === undefined) return
+        const rest = Math.min(Duration.toMillis(retryAfter), MAX_RETRY_AFTER_MILLIS) -
+          (clock.unsafeCurrentTimeMillis() - before)
+        if (rest > 0) yield* Effect.sleep(Duration.millis(rest))
+      })
+
     /**
      * Connects until a session is up (or the error is not transient), starting from the loss of
      * `lost` if given; ends once a session is published and still alive, so that no fiber is
@@ -215,7 +233,9 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
               connecting = false
               return
             }
-          } else if (!McpError_.isTransient(connected.left)) {
+          } else if (made === 0 ? !McpError_.isTransient(connected.left) : isFinal(connected.left)) {
+            // before the first session, a permanent error ends the layer; a server that was reachable
+            // once is retried for anything but auth and config (a proxy mid-deploy answers 404)
             connecting = false
             return yield* giveUp(connected.left)
           } else {
@@ -223,7 +243,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
             yield* setStatus(
               Status.Reconnecting({ attempt: attemptsSinceLost, nextDelay: Duration.zero, lastError: connected.left })
             )
-            yield* Effect.ignore(driver.next(connected.left))
+            yield* waitAfter(connected.left)
           }
         }
       })

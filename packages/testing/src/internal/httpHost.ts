@@ -8,7 +8,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { randomUUID } from "node:crypto"
 import * as http from "node:http"
 import type * as net from "node:net"
-import { admit, createFlakyServer, type Host, type NormalizedScript } from "../../bin/flaky-server.mjs"
+import { admit, createFlakyServer, type Host, type NormalizedScript } from "../../bin/flaky-core.mjs"
 
 /** @internal */
 export interface Listening {

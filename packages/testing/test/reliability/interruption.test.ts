@@ -30,6 +30,7 @@ import {
   TestContext
 } from "effect"
 import { randomUUID } from "node:crypto"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, describe, it } from "vitest"
@@ -209,11 +210,20 @@ const memoryRun = (m: Moment) =>
 /** Real milliseconds into each phase over stdio, at most. */
 const liveMillis: Record<Phase, number> = { connect: 250, call: 40, reconnect: 250, shutdown: 250 }
 
-const stdioRun = (m: Moment) =>
-  Effect.gen(function*() {
+/** Removes the chaos server's state file and what goes with it (`.exec`, the `.tmp` of an atomic write). */
+const removeStateFiles = (stateFile: string) => {
+  const dir = path.dirname(stateFile)
+  const base = path.basename(stateFile)
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith(base)) fs.rmSync(path.join(dir, name), { force: true })
+  }
+}
+
+const stdioRun = (m: Moment) => {
+  const marker = `rel-int-${randomUUID()}`
+  const stateFile = path.join(os.tmpdir(), `mcp-reliability-${marker}.json`)
+  return Effect.gen(function*() {
     const shutdown = m.seed % 2 === 0 ? "ignore" : "normal"
-    const marker = `rel-int-${randomUUID()}`
-    const stateFile = path.join(os.tmpdir(), `mcp-reliability-${marker}.json`)
     const baseline = resources()
     const probe: Probe = { phase: "connect" }
     const tracked = yield* Supervisor.track
@@ -262,7 +272,11 @@ const stdioRun = (m: Moment) =>
     const handles = yield* leakedHandles(baseline)
     if (handles.length > 0) leaks.push(`handles: ${handles.join(", ")}`)
     return { leaks, interruptedIn, label: exit === null ? "hung" : exitLabel(exit).label }
-  }).pipe(Logger.withMinimumLogLevel(LogLevel.None))
+  }).pipe(
+    Logger.withMinimumLogLevel(LogLevel.None),
+    Effect.ensuring(Effect.sync(() => removeStateFiles(stateFile)))
+  )
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 

@@ -15,6 +15,34 @@ export type SectionName = "matrix" | "interruption" | "soak"
 
 const order: ReadonlyArray<SectionName> = ["matrix", "interruption", "soak"]
 
+/** The limits the library enforces: hand-written, kept after the generated sections. */
+const footer = `## Limits the library enforces
+
+A server is untrusted input. Everything below is bounded whatever the server sends; past a bound the operation
+fails with a typed error that names it, or the session ends and the supervisor replaces it. The tests that hold
+each bound run real servers (\`packages/client/test/hostile.*.test.ts\`); [security](security.md) says what a
+hostile server can and cannot do.
+
+| what the server controls | bound (default) | past it | option |
+| --- | --- | --- | --- |
+| one JSON answer or one SSE event over HTTP | 10 MiB | the call fails with \`McpProtocolError\` naming the bound; the GET stream errors and the SDK reconnects it | \`maxMessageBytes\` on \`McpServerConfig.http\`/\`sse\` and in config files |
+| one line on a stdio server's stdout | 10 MiB (the SDK's) | the session ends (the stream cannot be resynchronised) and is replaced | - |
+| an HTTP answer still being read after its call's deadline or interruption | none: the POST is aborted | the server sees its connection closed; no byte is read after | - |
+| bytes and messages waiting for a stdio server to read its stdin | 16 MiB or 4,096 messages | the session ends and is replaced | - |
+| pages of \`tools/list\` | 100, cursor cycles refused | the listing fails with \`McpProtocolError\` | \`limits.maxListPages\` on \`McpTools\` |
+| tools a server lists | 10,000 | the listing fails with \`McpProtocolError\` | \`limits.maxTools\` |
+| nesting of a tool's output schema | 64 levels | that tool's calls fail with the reason; the other tools work | \`limits.maxSchemaDepth\` |
+| regular expressions in output schemas | not run: \`pattern\` and \`patternProperties\` are dropped, with a warning | - | - |
+| an output schema Ajv refuses | that tool only | its calls fail with the reason | - |
+| tool-list refreshes after \`list_changed\` | one in flight, after 100 ms of quiet; the newest list wins | - | \`refreshDebounce\` |
+| a tool name another server of a toolset advertises later | the server that had the name keeps it | a warning | - |
+| \`Retry-After\` between sessions | honoured up to 60 s | - | \`honorRetryAfter\` on the policy |
+| processes a stdio server starts | its process group is signalled on release (stdin closed, SIGTERM, SIGKILL), and SIGKILLed if anything of it outlives the server | - | \`shutdownGraceMillis\` |
+| a stdio server that closes its stdout but keeps running | counted as dead after 200 ms | the session is replaced, with health checks off | - |
+| secrets echoed back (headers, the token after \`Bearer\`, env values) | replaced by \`<redacted>\` in errors and logs | - | - |
+| URLs in errors | userinfo and query values redacted; credentials in a URL are an \`McpConfigError\` | - | - |
+`
+
 const header = `# Reliability matrix
 
 This page is generated: \`pnpm test:reliability\` (also part of \`pnpm test\`) runs the tests in
@@ -99,7 +127,9 @@ export const writeSection = (name: SectionName, body: string): Promise<void> =>
       header,
       ...order.map((section) =>
         [begin(section), sections.get(section) ?? `_Not run yet (${section})._`, end(section)].join("\n")
-      )
+      ),
+      "",
+      footer.trim()
     ].join("\n")
     fs.writeFileSync(docPath, `${text}\n`)
   })

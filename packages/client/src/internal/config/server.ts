@@ -24,15 +24,15 @@ import {
 /** The top key of the file: Claude Desktop's or VS Code's. */
 export type Format = "mcpServers" | "servers"
 
-const transportKeys = ["type", "command", "args", "env", "cwd", "url", "headers"] as const
-const optionKeys = ["stderr", "shutdownGraceMillis", "fallbackToSse"] as const
+const transportKeys = ["type", "command", "args", "env", "cwd", "url", "headers", "auth"] as const
+const optionKeys = ["stderr", "shutdownGraceMillis", "fallbackToSse", "maxMessageBytes"] as const
 const ownKeys = ["policy", "health", "breaker", "tools", "prefix", "startup"] as const
 
 /** Every key a server may have, in the order an "unknown key" message lists them. */
 export const serverKeys: ReadonlyArray<string> = [...transportKeys, ...optionKeys, ...ownKeys]
 
 const stdioOnly: ReadonlyArray<string> = ["command", "args", "env", "cwd", "stderr", "shutdownGraceMillis"]
-const httpOnly: ReadonlyArray<string> = ["url", "headers", "fallbackToSse"]
+const httpOnly: ReadonlyArray<string> = ["url", "headers", "fallbackToSse", "maxMessageBytes", "auth"]
 const serverTypes = ["stdio", "http", "sse"] as const
 type ServerType = typeof serverTypes[number]
 
@@ -131,7 +131,10 @@ export const decodeServer = (
       ["name", name],
       ["url", yield* field(entry, "url", string)],
       ["headers", yield* field(entry, "headers", (u) => optional(u, secretRecord))],
-      ["fallbackToSse", get(entry, "fallbackToSse")]
+      ["fallbackToSse", get(entry, "fallbackToSse")],
+      ["maxMessageBytes", get(entry, "maxMessageBytes")],
+      // OAuth (`McpAuth.Auth`): `{ "_tag": "ClientCredentials", "clientId": ..., "clientSecret": "${env:SECRET}" }`
+      ["auth", get(entry, "auth")]
     ])
     return yield* (type === "http" ? decodeHttp(fields) : decodeSse(fields))
   })

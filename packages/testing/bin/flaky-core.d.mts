@@ -1,10 +1,10 @@
 /**
- * Types for `flaky-server.mjs`, the MCP server behind `FlakyServer`.
+ * Types for `flaky-core.mjs` (the MCP server behind `FlakyServer`) and `flaky-script.mjs`, which it re-exports.
  */
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 
-/** Absolute path of `flaky-server.mjs`. */
+/** Absolute path of `flaky-server.mjs`, the stdio entry. */
 export declare const entry: string
 
 /** The environment variable that carries the script (JSON) to the stdio child. */
