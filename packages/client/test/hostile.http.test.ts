@@ -9,19 +9,10 @@ import { type Duration, Effect } from "effect"
 import * as McpClient from "../src/McpClient.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { type Behaviour, hostileHttp, type HostileServer } from "./fixtures/hostileHttp.js"
+import { eventually } from "./utils.js"
 
 const policy = RetryPolicy.make({ maxAttempts: 1 })
 const MAX = 1024 * 1024
-
-/** Polls `check` every 20 ms (real time) until it holds, failing with `message` after `millis`. */
-const eventually = (check: () => boolean, millis: number, message: () => string) =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    while (!check()) {
-      if (Date.now() - start > millis) return yield* Effect.dieMessage(`${message()} (after ${millis} ms)`)
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
-    }
-  })
 
 const session = (server: HostileServer, maxMessageBytes?: number) =>
   McpClient.make(
@@ -48,7 +39,7 @@ describe("hostile HTTP servers", () => {
       const { error, server } = yield* call("endless-json", "20 seconds", MAX)
       assert.strictEqual(error._tag, "McpProtocolError")
       assert.include(error.message, `exceeded ${MAX} bytes (maxMessageBytes)`)
-      yield* eventually(() => server.aborted() === 1, 3_000, () => "the server still writes its answer")
+      yield* eventually(() => server.aborted() === 1, "the server still writes its answer", 3_000)
       // the client read at most the bound, plus what was in flight in the socket's buffers
       assert.isBelow(server.bytesSent(), 8 * MAX, `bytes the server could send: ${server.bytesSent()}`)
     })))
@@ -58,7 +49,7 @@ describe("hostile HTTP servers", () => {
       const { error, server } = yield* call("endless-sse-event", "30 seconds")
       assert.strictEqual(error._tag, "McpProtocolError")
       assert.include(error.message, `exceeded ${10 * 1024 * 1024} bytes`)
-      yield* eventually(() => server.open() === 0, 3_000, () => "the event stream is still open")
+      yield* eventually(() => server.open() === 0, "the event stream is still open", 3_000)
       assert.isBelow(server.bytesSent(), 30 * 1024 * 1024, `bytes the server could send: ${server.bytesSent()}`)
     })))
 
@@ -66,7 +57,7 @@ describe("hostile HTTP servers", () => {
     Effect.scoped(Effect.gen(function*() {
       const { error, server } = yield* call("huge-length", "10 seconds", MAX)
       assert.strictEqual(error._tag, "McpProtocolError")
-      yield* eventually(() => server.open() === 0, 3_000, () => "the answer is still open")
+      yield* eventually(() => server.open() === 0, "the answer is still open", 3_000)
     })))
 
   it.live("a trickling answer is aborted at the call's deadline: the server sees its connection closed", () =>
@@ -74,7 +65,7 @@ describe("hostile HTTP servers", () => {
       const { error, server, took } = yield* call("trickle", "1 second")
       assert.strictEqual(error._tag, "McpTimeoutError")
       assert.isBelow(took, 1_500, `the deadline held (${took} ms)`)
-      yield* eventually(() => server.aborted() === 1, 2_000, () => "the trickling answer is still being read")
+      yield* eventually(() => server.aborted() === 1, "the trickling answer is still being read", 2_000)
     })))
 
   it.live("an answer without headers is aborted at the call's deadline, twice in a row", () =>
@@ -84,7 +75,7 @@ describe("hostile HTTP servers", () => {
       for (const n of [1, 2]) {
         const error = yield* Effect.flip(client.callTool("answer", {}, { timeout: "500 millis" }))
         assert.strictEqual(error._tag, "McpTimeoutError")
-        yield* eventually(() => server.aborted() === n, 2_000, () => `call ${n}'s request is still open`)
+        yield* eventually(() => server.aborted() === n, `call ${n}'s request is still open`, 2_000)
       }
       assert.strictEqual(server.open(), 0)
     })))

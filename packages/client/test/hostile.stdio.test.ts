@@ -14,21 +14,10 @@ import * as McpClient from "../src/McpClient.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
 import { fixturesDir, isAlive } from "./fixtures/paths.js"
+import { eventually } from "./utils.js"
 
 const policy = RetryPolicy.make({ maxAttempts: 3, base: "20 millis", cap: "100 millis", jitter: "none" })
 const hostile = path.join(fixturesDir, "hostileStdio.mjs")
-
-const realSleep = (millis: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
-
-/** Polls `check` every 20 ms (real time) until it holds, failing with `message` after `millis`. */
-const eventually = <E>(check: Effect.Effect<boolean, E>, millis: number, message: () => string) =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    while (!(yield* check)) {
-      if (Date.now() - start > millis) return yield* Effect.dieMessage(`${message()} (after ${millis} ms)`)
-      yield* realSleep(20)
-    }
-  })
 
 /** A temp file path, removed with the scope. */
 const tempFile = Effect.acquireRelease(
@@ -47,10 +36,10 @@ describe("hostile stdio servers", () => {
       const error = yield* Effect.flip(tools.call("close-stdout", {}, { timeout: "20 seconds" }))
       assert.strictEqual(error._tag, "McpConnectError")
       assert.include(error.message, "closed its stdout but kept running")
-      yield* eventually(Effect.map(tools.sessions, (n) => n === 2), 5_000, () => "no second session")
+      yield* eventually(() => Effect.runSync(tools.sessions) === 2, "no second session", 5_000)
       assert.notStrictEqual(tools.client?.pid, first)
       assert.deepStrictEqual((yield* tools.call("echo")).content, [{ type: "text", text: "echo" }])
-      yield* eventually(Effect.sync(() => !isAlive(first!)), 5_000, () => `the first server (${first}) still runs`)
+      yield* eventually(() => !isAlive(first!), `the first server (${first}) still runs`, 5_000)
     })))
 
   it.live("release stops the whole process group: a launcher that does not exec leaves no server behind", () =>
@@ -70,7 +59,7 @@ describe("hostile stdio servers", () => {
         assert.deepStrictEqual((yield* client.callTool("echo")).content, [{ type: "text", text: "echo" }])
       }))
       const server = Number(fs.readFileSync(pidFile, "utf8"))
-      yield* eventually(Effect.sync(() => !isAlive(server)), 3_000, () => `the launched server (${server}) still runs`)
+      yield* eventually(() => !isAlive(server), `the launched server (${server}) still runs`, 3_000)
     }).pipe(Effect.scoped))
 
   it.live("a server that stops reading its stdin while flooding requests ends its session; memory stays bounded", () =>
@@ -85,7 +74,7 @@ describe("hostile stdio servers", () => {
       assert.include(error.message, "stopped reading its stdin")
       const grown = process.memoryUsage().rss - before
       assert.isBelow(grown, 300 * 1024 * 1024, `RSS grew by ${Math.round(grown / 1024 / 1024)} MiB`)
-      yield* eventually(Effect.map(tools.sessions, (n) => n === 2), 5_000, () => "no second session")
+      yield* eventually(() => Effect.runSync(tools.sessions) === 2, "no second session", 5_000)
     })))
 
   it.live("a missing script's error names the cause (Cannot find module), not only Node's last lines", () =>

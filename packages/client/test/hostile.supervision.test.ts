@@ -10,21 +10,12 @@ import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
 import { flakyInitHttp } from "./fixtures/hostileHttp.js"
 import { spawnHttpFixture } from "./fixtures/paths.js"
+import { eventually } from "./utils.js"
 
 /** One attempt per connect run: what happens between runs is the supervisor's doing. */
 const policy = RetryPolicy.make({ maxAttempts: 1, base: "50 millis", cap: "200 millis", jitter: "none" })
 
 const realSleep = (millis: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
-
-/** Polls `check` every 20 ms (real time) until it holds, failing with `message` after `millis`. */
-const eventually = <E>(check: Effect.Effect<boolean, E>, millis: number, message: string) =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    while (!(yield* check)) {
-      if (Date.now() - start > millis) return yield* Effect.dieMessage(`${message} (after ${millis} ms)`)
-      yield* realSleep(20)
-    }
-  })
 
 describe("supervision against odd servers", () => {
   it.live("404s on initialize while reconnecting are retried until the server answers; the layer never gives up", () =>
@@ -41,7 +32,7 @@ describe("supervision against odd servers", () => {
       // and again, a second time
       server.expire({ count: 2, status: 405 })
       yield* tools.call("echo", { n: 3 }, { timeout: "10 seconds" })
-      yield* eventually(Effect.map(tools.status, (s) => s._tag === "Connected"), 5_000, "not connected again")
+      yield* eventually(() => Effect.runSync(tools.status)._tag === "Connected", "not connected again", 5_000)
       assert.strictEqual(yield* tools.sessions, 3)
     })))
 
@@ -76,16 +67,16 @@ describe("dead HTTP peers", () => {
       yield* realSleep(300)
       yield* Effect.promise(() => first.kill("SIGKILL"))
       yield* eventually(
-        Effect.map(tools.status, (s) => s._tag !== "Connected"),
-        5_000,
-        "the dead server still shows as Connected"
+        () => Effect.runSync(tools.status)._tag !== "Connected",
+        "the dead server still shows as Connected",
+        5_000
       )
       // it comes back on the same port: the layer reconnects by itself
       yield* Effect.acquireRelease(
         Effect.promise(() => spawnHttpFixture(["--port", String(first.port)])),
         (server) => Effect.promise(() => server.kill())
       )
-      yield* eventually(Effect.map(tools.status, (s) => s._tag === "Connected"), 10_000, "not connected again")
+      yield* eventually(() => Effect.runSync(tools.status)._tag === "Connected", "not connected again", 10_000)
       assert.deepStrictEqual((yield* tools.call("echo", { text: "back" })).content, [{ type: "text", text: "back" }])
     }).pipe(Effect.scoped))
 })

@@ -12,7 +12,8 @@
  *    supervisor replaces it;
  * 4. a created task is awaited (`tasks.ts`): never created again, only polled;
  * 5. an `isError: true` result becomes `McpToolError`;
- * 6. around it all: the client span `tools/call {tool}`, and the call's metrics.
+ * 6. around it all: the client span `tools/call {tool}` (OpenTelemetry's MCP conventions: see
+ *    `telemetry.ts`; its trace context goes to the server in `params._meta`), and the call's metrics.
  *
  * @internal
  */
@@ -38,6 +39,7 @@ import type { ServerMetrics } from "./metrics.js"
 import type { RequestError, RequestProgress, Session } from "./session.js"
 import type { Supervisor } from "./supervisor.js"
 import { awaitTask, isTaskCreated, settingsOf, type TaskCreated, type TaskSettings, usesTask } from "./tasks.js"
+import { annotateSpan, errorTypeOfExit, isRpcCode, networkTransport, sessionTelemetry } from "./telemetry.js"
 import type { ToolList } from "./toolList.js"
 
 /** What a tool call can fail with. @internal */
@@ -110,12 +112,45 @@ export const makeCall = (context: CallContext) => {
           new McpToolError({ server, tool: name, reason: "UnknownTool", content: [], knownTools: tools.names() })
         ))
 
+  /** The attributes of the session serving the calls, made again when another one does. */
+  let telemetry = sessionTelemetry(supervisor.config, server, undefined)
+  const telemetryOf = (session: Session | undefined) => {
+    if (session !== undefined && session !== telemetry.session) {
+      telemetry = sessionTelemetry(supervisor.config, server, session)
+    }
+    return telemetry
+  }
+
+  /** 5. The span's attributes that do not depend on the session, made once per known tool. */
+  const spanOptions = new Map<string, Tracer.SpanOptions>()
+  const spanOptionsOf = (name: string): Tracer.SpanOptions => {
+    let options = spanOptions.get(name)
+    if (options === undefined) {
+      const transport = networkTransport(supervisor.config)
+      options = {
+        kind: "client",
+        captureStackTrace: false,
+        attributes: {
+          "mcp.method.name": "tools/call",
+          "gen_ai.tool.name": name,
+          "gen_ai.operation.name": "execute_tool",
+          ...(transport === undefined ? {} : { "network.transport": transport })
+        }
+      }
+      // names the server does not list are not kept: a caller (a model) may try any name
+      if (tools.has(name)) spanOptions.set(name, options)
+    }
+    return options
+  }
+
+  /** 2. One attempt on the live session (or the next one), through the breaker. */
   /** 2. What an attempt sends: the call, or, for a task-based tool, the request that creates its task. */
   const sendOn = (
     session: Session,
     name: string,
     args: Record<string, unknown> | undefined,
-    settings: CallSettings
+    settings: CallSettings,
+    span: Tracer.Span
   ): Effect.Effect<CallToolResult | TaskCreated, RequestError> =>
     usesTask(session, tools.get(name), taskSettings)
       // the task is awaited after the retries: a created task is never created again
@@ -123,10 +158,15 @@ export const makeCall = (context: CallContext) => {
         session.createToolTask(name, args, taskSettings.ttlMillis, settings.timeoutMillis),
         (task): TaskCreated => ({ _tag: "TaskCreated", task })
       )
-      : session.callTool(name, args, settings.timeoutMillis, settings.progress)
+      : session.callTool(name, args, settings.timeoutMillis, span, settings.progress)
 
   /** 2. One attempt on the live session (or the next one), through the breaker. */
-  const attempt = (name: string, args: Record<string, unknown> | undefined, settings: CallSettings) => {
+  const attempt = (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    settings: CallSettings,
+    span: Tracer.Span
+  ) => {
     const timeoutMillis = settings.timeoutMillis
     const send = Effect.suspend(() => {
       const live = supervisor.current()
@@ -135,11 +175,13 @@ export const makeCall = (context: CallContext) => {
         : Effect.succeed(live)
       return Effect.flatMap(
         session,
-        (live) =>
-          Effect.tapError(sendOn(live.session, name, args, settings), (error) =>
+        (live) => {
+          annotateSpan(span, telemetryOf(live.session))
+          return Effect.tapError(sendOn(live.session, name, args, settings, span), (error) =>
             Effect.sync(() => {
               if (sessionLost(error)) live.kill(error)
             }))
+        }
       )
     })
     return breaker === undefined ? send : breaker.execute(send)
@@ -162,13 +204,14 @@ export const makeCall = (context: CallContext) => {
     name: string,
     args: Record<string, unknown> | undefined,
     settings: CallSettings,
+    span: Tracer.Span,
     error: CallError
   ): Effect.Effect<CallToolResult | TaskCreated, CallError> => {
     const canRetry = retryable(name, settings)
     if (!canRetry(error)) return Effect.fail(error)
     let replayed = false
     const again = Effect.suspend(() => {
-      if (replayed) return attempt(name, args, settings)
+      if (replayed) return attempt(name, args, settings, span)
       replayed = true
       return Effect.fail(error)
     })
@@ -191,11 +234,11 @@ export const makeCall = (context: CallContext) => {
     args: Record<string, unknown> | undefined,
     settings: CallSettings
   ): Effect.Effect<CallToolResult, CallError> =>
-    Effect.suspend(() => {
+    Effect.useSpan(`tools/call ${name}`, spanOptionsOf(name), (span) => {
       const started = clock.unsafeCurrentTimeNanos()
       return ensureKnown(name).pipe(
-        Effect.zipRight(attempt(name, args, settings)),
-        Effect.catchAll((error) => retryWhileSafe(name, args, settings, error)),
+        Effect.zipRight(attempt(name, args, settings, span)),
+        Effect.catchAll((error) => retryWhileSafe(name, args, settings, span, error)),
         // a created task is never created again: from here on only its polling is retried
         Effect.flatMap((created) =>
           isTaskCreated(created)
@@ -208,28 +251,17 @@ export const makeCall = (context: CallContext) => {
             : Effect.succeed(result)
         ),
         Effect.onExit((exit) =>
-          Effect.sync(() =>
-            metrics.tool(name).record(outcomeOf(exit), Number(clock.unsafeCurrentTimeNanos() - started) / 1e9)
-          )
+          Effect.sync(() => {
+            const type = errorTypeOfExit(exit)
+            if (type !== undefined) {
+              span.attribute("error.type", type)
+              if (isRpcCode(type)) span.attribute("rpc.response.status_code", type)
+            }
+            const seconds = Number(clock.unsafeCurrentTimeNanos() - started) / 1e9
+            metrics.tool(name).record(outcomeOf(exit), type, seconds, telemetryOf(supervisor.current()?.session))
+          })
         ),
-        Effect.withSpan(`tools/call ${name}`, spanOptions(supervisor, name))
+        Effect.withParentSpan(span)
       )
     })
-}
-
-/** The client span's attributes, after OpenTelemetry's semantic conventions for MCP. */
-const spanOptions = (supervisor: Supervisor, tool: string): Tracer.SpanOptions => {
-  const session = supervisor.current()?.session
-  return {
-    kind: "client",
-    captureStackTrace: false,
-    attributes: {
-      "mcp.method.name": "tools/call",
-      "gen_ai.tool.name": tool,
-      "gen_ai.operation.name": "execute_tool",
-      "mcp.server.name": supervisor.server,
-      ...(session?.sessionId === undefined ? {} : { "mcp.session.id": session.sessionId }),
-      ...(session?.protocolVersion === undefined ? {} : { "mcp.protocol.version": session.protocolVersion })
-    }
-  }
 }

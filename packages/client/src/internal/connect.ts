@@ -26,6 +26,7 @@ import type { Deadlines } from "./deadlines.js"
 import { describeError, reasonOf } from "./errors.js"
 import { metricsFor, type ServerMetrics } from "./metrics.js"
 import * as Session from "./session.js"
+import { errorTypeOfCause, networkTransport } from "./telemetry.js"
 
 /** What connecting can fail with. @internal */
 export type { ConnectError }
@@ -118,6 +119,10 @@ export const connect = (
     const parent = yield* Effect.scope
     const started = yield* Clock.currentTimeMillis
     const metrics = options.metrics ?? metricsFor(server)
+    const transport = networkTransport(valid)
+    const spanAttributes = transport === undefined
+      ? { "mcp.server.name": server }
+      : { "mcp.server.name": server, "network.transport": transport }
     let attempts = 0
 
     const one = Effect.suspend(() => {
@@ -128,8 +133,9 @@ export const connect = (
           onFailure: () => Effect.sync(() => metrics.connectAttempt("failure")),
           onSuccess: () => Effect.sync(() => metrics.connectAttempt("success"))
         }),
+        Effect.tapErrorCause((cause) => Effect.annotateCurrentSpan("error.type", errorTypeOfCause(cause))),
         Effect.withSpan("mcp.connect.attempt", {
-          attributes: { "mcp.server.name": server, "mcp.connect.attempt": n }
+          attributes: { ...spanAttributes, "mcp.connect.attempt": n }
         })
       )
     })
@@ -158,10 +164,11 @@ export const connect = (
           Effect.annotateLogs({ server, attempts, reason: reasonOf(error) })
         )
       ),
-      Effect.withSpan("mcp.connect", { attributes: { "mcp.server.name": server, "mcp.transport": valid._tag } })
+      Effect.tapErrorCause((cause) => Effect.annotateCurrentSpan("error.type", errorTypeOfCause(cause))),
+      Effect.withSpan("mcp.connect", { attributes: { ...spanAttributes, "mcp.transport": valid._tag } })
     )
 
-    metrics.connectDuration((yield* Clock.currentTimeMillis) - started)
+    metrics.connectDuration(((yield* Clock.currentTimeMillis) - started) / 1000)
     yield* Effect.logInfo(`connected to ${session.serverInfo?.name ?? server} after ${attempts} attempt(s)`).pipe(
       Effect.annotateLogs({ server, attempts, sessionId: session.sessionId ?? "-", pid: session.pid ?? "-" })
     )

@@ -18,7 +18,6 @@ import {
   CreateTaskResultSchema,
   type Implementation,
   type Progress,
-  type ServerCapabilities,
   type Task,
   type Tool,
   ToolListChangedNotificationSchema
@@ -31,7 +30,8 @@ import * as FiberId from "effect/FiberId"
 import { constVoid } from "effect/Function"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import type { RequestError } from "../McpClient.js"
+import type * as Tracer from "effect/Tracer"
+import type { McpClient, RequestError } from "../McpClient.js"
 import { type McpAuthError, type McpConnectError, McpTimeoutError } from "../McpError.js"
 import type { Handlers as HandlerOptions } from "../McpHandlers.js"
 import type * as McpServerConfig from "../McpServerConfig.js"
@@ -42,24 +42,26 @@ import * as Handlers from "./handlers.js"
 import { OutputValidators } from "./outputSchemas.js"
 import { addFinalizer, bounded } from "./release.js"
 import { RequestSignal } from "./requestSignal.js"
+import { traceMeta } from "./telemetry.js"
 
 /** What a request on an open session can fail with. @internal */
 export type { RequestError }
 
-/** @internal */
-export interface Session {
-  readonly server: string
-  readonly serverInfo: Implementation | undefined
-  readonly capabilities: ServerCapabilities | undefined
-  readonly instructions: string | undefined
-  readonly protocolVersion: string | undefined
-  /** The `Mcp-Session-Id` of HTTP sessions. */
-  readonly sessionId: string | undefined
-  /** The child's PID for stdio servers. */
-  readonly pid: number | undefined
-  /** Completes with the reason when the transport closes. */
-  readonly closed: Effect.Effect<McpConnectError>
-  readonly isOpen: () => boolean
+/** A live session: the facts of `McpClient`, and the one way to send it requests. @internal */
+export interface Session extends
+  Pick<
+    McpClient,
+    | "server"
+    | "serverInfo"
+    | "capabilities"
+    | "instructions"
+    | "protocolVersion"
+    | "sessionId"
+    | "pid"
+    | "closed"
+    | "isOpen"
+  >
+{
   /** Runs `listener` with the reason when the transport closes (at once if it has); no fiber waits. */
   readonly onClose: (listener: (reason: McpConnectError) => void) => void
   /** Runs `listener` on each `notifications/tools/list_changed`. */
@@ -77,10 +79,15 @@ export interface Session {
     target?: string,
     progress?: RequestProgress
   ) => Effect.Effect<A, RequestError>
+  /**
+   * `tools/call`; with the call's `span`, sends its trace context in `params._meta`
+   * (`traceparent`) and sets `jsonrpc.request.id` on it.
+   */
   readonly callTool: (
     name: string,
     args: Record<string, unknown> | undefined,
     timeoutMillis: number,
+    span?: Tracer.Span,
     progress?: RequestProgress
   ) => Effect.Effect<CallToolResult, RequestError>
   /** One page of `tools/list`. */
@@ -197,6 +204,14 @@ export const open = (
       for (const listener of waiting) listener(reason)
     }
     sdk.onerror = constVoid
+    // the version `initialize` settled on: the SDK tells the transport (only HTTP keeps it)
+    let protocolVersion: string | undefined
+    const transport = opened.transport
+    const setProtocolVersion = transport.setProtocolVersion?.bind(transport)
+    transport.setProtocolVersion = (version) => {
+      protocolVersion = version
+      setProtocolVersion?.(version)
+    }
     yield* Effect.tryPromise({
       try: (signal) => sdk.connect(opened.transport, { signal, timeout: SDK_TIMEOUT }),
       catch: (cause) => connectError(server, opened, cause)
@@ -207,6 +222,7 @@ export const open = (
     }))
     yield* afterHandshake
     return makeSession(server, sdk, opened, deadlines, {
+      protocolVersion,
       closed: Deferred.await(closed),
       isOpen: () => open && reason === undefined,
       onClose: (listener) => {
@@ -244,11 +260,21 @@ const makeSession = (
   sdk: Client,
   opened: OpenedTransport,
   deadlines: Deadlines,
-  lifecycle: Pick<Session, "closed" | "isOpen" | "onClose">
+  lifecycle: Pick<Session, "protocolVersion" | "closed" | "isOpen" | "onClose">
 ): Session => {
   const progressListeners = routeProgress(opened)
   /** Progress tokens of this session's requests (unique within the session, as the spec asks). */
   let progressTokens = 0
+  // the id of the last request sent, for `jsonrpc.request.id`: the SDK numbers a request and
+  // hands it to the transport synchronously, within the call that starts it
+  let sentId: string | number | undefined
+  const transport = opened.transport
+  const sendMessage = transport.send.bind(transport)
+  transport.send = (message, options) => {
+    if ("method" in message && "id" in message) sentId = message.id
+    return sendMessage(message, options)
+  }
+
   /**
    * Starts one request and calls `resume` once with its outcome; returns the canceller, which
    * aborts the request while it is in flight (the SDK then sends `notifications/cancelled`).
@@ -338,22 +364,27 @@ const makeSession = (
     serverInfo: sdk.getServerVersion(),
     capabilities: sdk.getServerCapabilities(),
     instructions: sdk.getInstructions(),
-    protocolVersion: (opened.transport as { protocolVersion?: string }).protocolVersion,
     sessionId: opened.transport.sessionId,
     pid: opened.pid?.(),
     ...lifecycle,
     onToolsChanged: (listener) => sdk.setNotificationHandler(ToolListChangedNotificationSchema, listener),
     request,
-    callTool: (name, args, timeoutMillis, progress) =>
+    callTool: (name, args, timeoutMillis, span, progress) =>
       request(
         "tools/call",
         timeoutMillis,
-        (o, meta) =>
-          sdk.callTool(
-            meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta: { ...meta } },
+        (o, meta) => {
+          const trace = span === undefined ? undefined : traceMeta(span)
+          const _meta = trace === undefined && meta === undefined ? undefined : { ...trace, ...meta }
+          sentId = undefined
+          const result = sdk.callTool(
+            _meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta },
             undefined,
             o
-          ) as Promise<CallToolResult>,
+          ) as Promise<CallToolResult>
+          if (span !== undefined && sentId !== undefined) span.attribute("jsonrpc.request.id", String(sentId))
+          return result
+        },
         name,
         progress
       ),

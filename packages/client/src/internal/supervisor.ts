@@ -56,6 +56,8 @@ export interface SupervisorOptions extends ConnectOptions {
 /** @internal */
 export interface Supervisor {
   readonly server: string
+  /** The server's config, as given. */
+  readonly config: McpServerConfig.McpServerConfig
   /** The live session, read synchronously on every call. */
   readonly current: () => Live | undefined
   /** The live session, or the next one within `timeoutMillis`. */
@@ -293,6 +295,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
 
     return {
       server,
+      config: options.server,
       current: () => current,
       awaitSession,
       status,
