@@ -15,6 +15,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type { Teardown } from "@effect/platform/Runtime"
 import { McpClient, McpServerConfig, McpTimeoutError, McpToolError, McpTools } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
@@ -25,6 +26,7 @@ import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Demo from "./Demo.js"
 import {
   command,
@@ -37,7 +39,7 @@ import {
   withProgress
 } from "./internal/command.js"
 import { CommandFailed as CommandFailed_, ExitCode, UsageError } from "./internal/errors.js"
-import { jsonResult, prettyResult, serverInfo, toolsTable } from "./internal/format.js"
+import { jsonResult, prettyResult, progressLine, serverInfo, toolsTable } from "./internal/format.js"
 import { type Entry, helpText } from "./internal/help.js"
 import { applyPolicyFlags, durationOption, type PolicyFlags, policyOptions } from "./internal/policy.js"
 import * as Progress from "./internal/progress.js"
@@ -238,7 +240,14 @@ const callProgram = (input: CallInput) =>
         }),
       (t) => t.client?.attempts ?? 1
     )
-    const call = tools.call(tool, args).pipe(
+    // progress lines on stderr as the server reports them, then the result
+    const progressStyle = styles(process.stderr.isTTY === true)
+    const call = tools.callWithProgress(tool, args).pipe(
+      Stream.runFoldEffect(undefined as CallToolResult | undefined, (last, event) =>
+        event._tag === "Result"
+          ? Effect.succeed(event.result)
+          : Effect.as(Console.error(progressLine(event, progressStyle)), last)),
+      Effect.map((last) => last!),
       Effect.timeoutFail({
         duration: total,
         onTimeout: () =>

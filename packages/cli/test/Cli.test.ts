@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { eraseLine } from "../src/internal/style.js"
@@ -178,6 +179,25 @@ describe("call", () => {
     expect(result.stdout).toBe(`3\n\nstructured content:\n{\n  "sum": 3\n}\n`)
     expect(result.stderr).toBe("")
     expect(processesWith(mark)).toEqual([])
+  })
+
+  it("shows a progress line per notification of server-everything's long-running tool", async () => {
+    const requireFromClient = createRequire(path.resolve(cliRoot, "..", "client", "package.json"))
+    const pkgJson = requireFromClient.resolve("@modelcontextprotocol/server-everything/package.json")
+    const bin = JSON.parse(fs.readFileSync(pkgJson, "utf8")).bin as string | Record<string, string>
+    const everything = path.join(path.dirname(pkgJson), typeof bin === "string" ? bin : Object.values(bin)[0]!)
+    const result = await runCli([
+      "call",
+      "trigger-long-running-operation",
+      "--stdio",
+      `'${process.execPath}' '${everything}' stdio`,
+      "--args",
+      `{"duration": 1, "steps": 3}`
+    ])
+    expect(result.code, result.stderr).toBe(0)
+    const lines = result.stderr.split("\n").filter((line) => line.startsWith("progress"))
+    expect(lines).toEqual(["progress 1/3 (33%)", "progress 2/3 (67%)", "progress 3/3 (100%)"])
+    expect(result.stdout).toContain("Long running operation completed")
   })
 
   it("prints the raw result with --json", async () => {

@@ -24,6 +24,7 @@ import { Deadlines, DeadlineTimer } from "./internal/deadlines.js"
 import { addFinalizer } from "./internal/release.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import type { McpConnectError, McpTimeoutError } from "./McpError.js"
+import type * as McpHandlers from "./McpHandlers.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
 
 /**
@@ -110,6 +111,11 @@ export interface Options {
   readonly requestTimeout?: Duration.DurationInput | undefined
   readonly clientInfo?: Implementation | undefined
   readonly capabilities?: ClientCapabilities | undefined
+  /**
+   * Answers to the server's requests (elicitation, sampling, roots), installed on every session;
+   * the capabilities they imply are advertised. See `McpHandlers`.
+   */
+  readonly handlers?: McpHandlers.Handlers | undefined
   /** Runs before each wait between connection attempts (for status displays). */
   readonly onRetry?: ((step: RetryPolicy.RetryStep) => Effect.Effect<void>) | undefined
   /** A retry budget shared with other connects and calls; when it is empty, retries slow to its probe pace. */

@@ -272,9 +272,11 @@ export class McpToolError extends Schema.TaggedError<McpToolError>("@mcp-resilie
   {
     server: Schema.String,
     tool: Schema.String,
-    reason: Schema.Literal("IsError", "UnknownTool"),
+    reason: Schema.Literal("IsError", "UnknownTool", "TaskNotFound", "TaskCancelled"),
     content: Schema.Array(Schema.Unknown),
-    knownTools: Schema.optional(Schema.Array(Schema.String))
+    knownTools: Schema.optional(Schema.Array(Schema.String)),
+    /** The task of a task-based call (reasons `TaskNotFound`, `TaskCancelled`). */
+    taskId: Schema.optional(Schema.String)
   }
 ) {
   /**
@@ -301,6 +303,14 @@ export class McpToolError extends Schema.TaggedError<McpToolError>("@mcp-resilie
    * @since 0.1.0
    */
   override get message(): string {
+    if (this.reason === "TaskNotFound") {
+      return `${
+        where(this.server)
+      } tool "${this.tool}": the server no longer knows task ${this.taskId} (expired or unknown)`
+    }
+    if (this.reason === "TaskCancelled") {
+      return `${where(this.server)} tool "${this.tool}": task ${this.taskId} was cancelled on the server`
+    }
     if (this.reason === "UnknownTool") {
       const known = this.knownTools === undefined || this.knownTools.length === 0
         ? "the server offers no tools"

@@ -28,8 +28,10 @@ import type * as Stream from "effect/Stream"
 import * as internal from "./internal/mcpTools.js"
 import type * as McpClient from "./McpClient.js"
 import type { McpCircuitOpenError, McpDecodeError, McpToolError } from "./McpError.js"
+import type * as McpProgress from "./McpProgress.js"
 import type * as McpServerConfig from "./McpServerConfig.js"
 import type { Status } from "./McpStatus.js"
+import type * as McpTasks from "./McpTasks.js"
 
 /**
  * What a tool call can fail with.
@@ -51,6 +53,13 @@ export interface CallOptions {
    * server. Tools annotated `readOnlyHint` or `idempotentHint` are safe without it.
    */
   readonly idempotent?: boolean | undefined
+  /**
+   * Each progress notification of the server restarts the attempt's deadline, up to
+   * `maxTotalTimeout` from the attempt's start. Default `false`.
+   */
+  readonly resetTimeoutOnProgress?: boolean | undefined
+  /** The bound on an attempt with `resetTimeoutOnProgress`. Default 10 times its `timeout`. */
+  readonly maxTotalTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -100,6 +109,20 @@ export interface Service {
     ): Effect.Effect<A, CallError | McpDecodeError, R>
     (name: string, args?: Record<string, unknown>, options?: CallOptions): Effect.Effect<CallToolResult, CallError>
   }
+  /**
+   * Calls a tool as {@link call} does, as a `Stream`: the server's progress notifications in order
+   * (the call asks for them), then the result. Ending the stream early cancels the call.
+   */
+  readonly callWithProgress: (
+    name: string,
+    args?: Record<string, unknown>,
+    options?: CallOptions
+  ) => Stream.Stream<McpProgress.CallEvent, CallError>
+  /**
+   * Awaits a task created earlier, e.g. by this program before it restarted (see
+   * `McpTasks.TaskStore`): polls it and returns its result as {@link call} would.
+   */
+  readonly awaitTask: (tool: string, taskId: string, options?: CallOptions) => Effect.Effect<CallToolResult, CallError>
   /**
    * Calls several tools at once (an agent's parallel tool calls), each exactly as {@link call}
    * would: its own deadline, retries when safe, metrics, `isError` and unknown names as
@@ -198,6 +221,8 @@ export interface Options extends McpClient.Options {
   readonly breaker?: Omit<CircuitBreaker.Options<McpCircuitOpenError>, "onRejected"> | undefined
   /** Bounds on what the server controls; see {@link Limits} for the defaults. */
   readonly limits?: Limits | undefined
+  /** How calls of task-based tools poll their task; see `McpTasks.TaskOptions`. */
+  readonly tasks?: McpTasks.TaskOptions | undefined
 }
 
 /**

@@ -23,7 +23,17 @@ export * as McpError from "./McpError.js"
 /**
  * @since 0.1.0
  */
+export * as McpHandlers from "./McpHandlers.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as McpMetrics from "./McpMetrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpProgress from "./McpProgress.js"
 
 /**
  * @since 0.1.0
@@ -46,6 +56,11 @@ export { McpToolset } from "./McpToolset.js"
  * @since 0.1.0
  */
 export type * as McpToolsetTypes from "./McpToolset.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpTasks from "./McpTasks.js"
 
 /**
  * @since 0.1.0

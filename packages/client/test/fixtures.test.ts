@@ -209,7 +209,21 @@ describe("fixture over stdio", () => {
     const { tools } = await s.client.listTools()
     const byName = new Map(tools.map((t) => [t.name, t]))
     expect([...byName.keys()].sort()).toEqual(
-      ["add", "counter", "crash", "echo", "fail", "set_tools", "slow", "stats"]
+      [
+        "add",
+        "counter",
+        "crash",
+        "echo",
+        "elicit",
+        "elicit_url",
+        "fail",
+        "long_task",
+        "roots",
+        "sample",
+        "set_tools",
+        "slow",
+        "stats"
+      ]
     )
     expect(byName.get("echo")?.annotations).toEqual({ readOnlyHint: true })
     expect(byName.get("add")?.annotations).toEqual({ readOnlyHint: true, idempotentHint: true })

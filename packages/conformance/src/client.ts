@@ -4,7 +4,7 @@
  * `MCP_CONFORMANCE_CONTEXT` carries its credentials. It uses only the public API of
  * `@mcp-resilience/client`: connect, list the tools, call each, close.
  */
-import { McpAuth, McpClient, McpServerConfig } from "@mcp-resilience/client"
+import { McpAuth, McpClient, type McpHandlers, McpServerConfig } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import { Effect, Logger, LogLevel, Redacted } from "effect"
 
@@ -63,10 +63,14 @@ const program = Effect.gen(function*() {
   if (url === undefined) return yield* Effect.dieMessage("usage: client <server-url>")
   const auth = authFor(scenario)
   const server = McpServerConfig.http({ name: "conformance", url, ...(auth === undefined ? {} : { auth }) })
-  const client = yield* McpClient.make(server, { policy })
+  // elicitation: accept with no content, so the schema's defaults fill the form (SEP-1034)
+  const handlers: McpHandlers.Handlers = {
+    elicitation: { form: () => Effect.succeed({ action: "accept" as const, content: {} }) }
+  }
+  const client = yield* McpClient.make(server, { policy, handlers })
   const tools = yield* client.listTools()
   for (const tool of tools) {
-    // a tool that waits on a request this client does not answer (elicitation) ends at 10 s
+    // a tool that waits on a request this client does not answer ends at 10 s
     yield* client.callTool(tool.name, argumentsFor(tool.name), { timeout: "10 seconds" }).pipe(
       Effect.catchAll((error) => Effect.logWarning(`tool ${tool.name}: ${error.message}`))
     )

@@ -91,5 +91,21 @@ export const prettyResult = (result: CallToolResult, style: Style): string => {
   return out.length === 0 ? style.dim("(empty result)") : out.join("\n\n")
 }
 
+/**
+ * One progress notification as a line for stderr: `progress 3/10 (30%) message`, or `progress 3`
+ * without a total. Server text is cut to one line of 200 characters.
+ */
+export const progressLine = (
+  progress: { readonly progress: number; readonly total?: number | undefined; readonly message?: string | undefined },
+  style: Style
+): string => {
+  const total = progress.total
+  const amount = total === undefined || !(total > 0)
+    ? `${progress.progress}`
+    : `${progress.progress}/${total} (${Math.min(100, Math.round((progress.progress / total) * 100))}%)`
+  const message = progress.message === undefined ? "" : ` ${progress.message.replace(/\s+/g, " ").slice(0, 200)}`
+  return `${style.dim("progress")} ${amount}${message}`
+}
+
 /** A tool result as JSON, exactly as the server sent it. */
 export const jsonResult = (result: unknown): string => JSON.stringify(result, null, 2)

@@ -4,13 +4,15 @@
  *
  * 1. the tool must be known (listed again once if it is not: it may be new);
  * 2. one attempt: the live session (or the next one, within the call's deadline), admitted by
- *    the breaker, sends `tools/call` with the call's deadline (`session.request`);
+ *    the breaker, sends `tools/call` with the call's deadline (`session.request`); for a
+ *    task-based tool the attempt only creates the task;
  * 3. a failed attempt is classified: retried under the call policy only while that is safe
  *    (it never reached the server, or the tool is read-only/idempotent), else failed as is;
  *    a 404 (the HTTP session expired) or a refused connection also marks the session dead, so the
  *    supervisor replaces it;
- * 4. an `isError: true` result becomes `McpToolError`;
- * 5. around it all: the client span `tools/call {tool}` (OpenTelemetry's MCP conventions: see
+ * 4. a created task is awaited (`tasks.ts`): never created again, only polled;
+ * 5. an `isError: true` result becomes `McpToolError`;
+ * 6. around it all: the client span `tools/call {tool}` (OpenTelemetry's MCP conventions: see
  *    `telemetry.ts`; its trace context goes to the server in `params._meta`), and the call's metrics.
  *
  * @internal
@@ -31,10 +33,12 @@ import {
   McpToolError
 } from "../McpError.js"
 import type { CallOutcome } from "../McpMetrics.js"
+import { makeMemoryStore, type TaskStoreService } from "../McpTasks.js"
 import type { ConnectError } from "./connect.js"
 import type { ServerMetrics } from "./metrics.js"
-import type { RequestError, Session } from "./session.js"
+import type { RequestError, RequestProgress, Session } from "./session.js"
 import type { Supervisor } from "./supervisor.js"
+import { awaitTask, isTaskCreated, settingsOf, type TaskCreated, type TaskSettings, usesTask } from "./tasks.js"
 import { annotateSpan, errorTypeOfExit, isRpcCode, networkTransport, sessionTelemetry } from "./telemetry.js"
 import type { ToolList } from "./toolList.js"
 
@@ -47,6 +51,8 @@ export interface CallSettings {
   readonly timeoutMillis: number
   /** The caller declares the call safe to repeat. */
   readonly idempotent: boolean
+  /** The server's progress notifications: a listener, and whether they restart the deadline. */
+  readonly progress?: RequestProgress | undefined
 }
 
 /** @internal */
@@ -63,6 +69,10 @@ export interface CallContext {
   readonly metrics: ServerMetrics
   /** The layer's clock, which times the calls for the metrics. */
   readonly clock: Clock.Clock
+  /** How task-based calls poll (see `tasks.ts`); the defaults when absent. */
+  readonly tasks?: TaskSettings | undefined
+  /** Where awaited tasks are kept; in memory when absent. */
+  readonly taskStore?: TaskStoreService | undefined
 }
 
 /** The server says the HTTP session is unknown: per the specification, start a new one. */
@@ -85,6 +95,13 @@ const outcomeOf = (exit: Exit.Exit<unknown, CallError>): CallOutcome => {
 export const makeCall = (context: CallContext) => {
   const { breaker, clock, metrics, supervisor, tools } = context
   const server = supervisor.server
+  const taskSettings = context.tasks ?? settingsOf(undefined)
+  const taskContext = {
+    supervisor,
+    policy: context.policy,
+    settings: taskSettings,
+    store: context.taskStore ?? makeMemoryStore()
+  }
 
   /** 1. Known, or listed again once: the tool may have appeared since the last list. */
   const ensureKnown = (name: string): Effect.Effect<void, CallError> =>
@@ -127,12 +144,30 @@ export const makeCall = (context: CallContext) => {
   }
 
   /** 2. One attempt on the live session (or the next one), through the breaker. */
+  /** 2. What an attempt sends: the call, or, for a task-based tool, the request that creates its task. */
+  const sendOn = (
+    session: Session,
+    name: string,
+    args: Record<string, unknown> | undefined,
+    settings: CallSettings,
+    span: Tracer.Span
+  ): Effect.Effect<CallToolResult | TaskCreated, RequestError> =>
+    usesTask(session, tools.get(name), taskSettings)
+      // the task is awaited after the retries: a created task is never created again
+      ? Effect.map(
+        session.createToolTask(name, args, taskSettings.ttlMillis, settings.timeoutMillis),
+        (task): TaskCreated => ({ _tag: "TaskCreated", task })
+      )
+      : session.callTool(name, args, settings.timeoutMillis, span, settings.progress)
+
+  /** 2. One attempt on the live session (or the next one), through the breaker. */
   const attempt = (
     name: string,
     args: Record<string, unknown> | undefined,
-    timeoutMillis: number,
+    settings: CallSettings,
     span: Tracer.Span
   ) => {
+    const timeoutMillis = settings.timeoutMillis
     const send = Effect.suspend(() => {
       const live = supervisor.current()
       const session = live === undefined
@@ -142,7 +177,7 @@ export const makeCall = (context: CallContext) => {
         session,
         (live) => {
           annotateSpan(span, telemetryOf(live.session))
-          return Effect.tapError(live.session.callTool(name, args, timeoutMillis, span), (error) =>
+          return Effect.tapError(sendOn(live.session, name, args, settings, span), (error) =>
             Effect.sync(() => {
               if (sessionLost(error)) live.kill(error)
             }))
@@ -171,12 +206,12 @@ export const makeCall = (context: CallContext) => {
     settings: CallSettings,
     span: Tracer.Span,
     error: CallError
-  ): Effect.Effect<CallToolResult, CallError> => {
+  ): Effect.Effect<CallToolResult | TaskCreated, CallError> => {
     const canRetry = retryable(name, settings)
     if (!canRetry(error)) return Effect.fail(error)
     let replayed = false
     const again = Effect.suspend(() => {
-      if (replayed) return attempt(name, args, settings.timeoutMillis, span)
+      if (replayed) return attempt(name, args, settings, span)
       replayed = true
       return Effect.fail(error)
     })
@@ -202,8 +237,14 @@ export const makeCall = (context: CallContext) => {
     Effect.useSpan(`tools/call ${name}`, spanOptionsOf(name), (span) => {
       const started = clock.unsafeCurrentTimeNanos()
       return ensureKnown(name).pipe(
-        Effect.zipRight(attempt(name, args, settings.timeoutMillis, span)),
+        Effect.zipRight(attempt(name, args, settings, span)),
         Effect.catchAll((error) => retryWhileSafe(name, args, settings, span, error)),
+        // a created task is never created again: from here on only its polling is retried
+        Effect.flatMap((created) =>
+          isTaskCreated(created)
+            ? awaitTask(taskContext, name, created.task, settings.timeoutMillis)
+            : Effect.succeed(created)
+        ),
         Effect.flatMap((result) =>
           result.isError === true
             ? Effect.fail(new McpToolError({ server, tool: name, reason: "IsError", content: result.content ?? [] }))

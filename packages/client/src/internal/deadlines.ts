@@ -51,6 +51,11 @@ export class DeadlineTimer {
 
   constructor(private readonly clock: Clock.Clock) {}
 
+  /** The timer's clock, in milliseconds. */
+  now(): number {
+    return this.clock.unsafeCurrentTimeMillis()
+  }
+
   add(owner: Deadlines, timeoutMillis: number, expire: () => void): Pending {
     let bucket = this.buckets.get(timeoutMillis)
     if (bucket === undefined) {
@@ -174,6 +179,11 @@ export class Deadlines {
 
   remove(entry: Pending): void {
     this.timer.remove(entry)
+  }
+
+  /** The time on the deadlines' clock, in milliseconds (a progress reset measures from it). */
+  now(): number {
+    return this.timer.now()
   }
 
   /**

@@ -15,6 +15,7 @@ import { CircuitBreaker, RetryPolicy } from "@mcp-resilience/policy"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -22,13 +23,16 @@ import * as Stream from "effect/Stream"
 import { McpCircuitOpenError, McpDecodeError } from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
+import { makeMemoryStore, TaskStore } from "../McpTasks.js"
 import type { CallAllOptions, CallOptions, CallOptionsWithSchema, Options, Service } from "../McpTools.js"
 import { makeCall } from "./call.js"
 import { clientCache } from "./client.js"
 import type { ConnectError } from "./connect.js"
 import { limitsOf } from "./limits.js"
 import { metricsFor } from "./metrics.js"
+import { eventsOf, type Progress, progressOf } from "./progress.js"
 import * as Supervisor from "./supervisor.js"
+import { resumeTask, settingsOf } from "./tasks.js"
 import * as ToolList from "./toolList.js"
 
 /**
@@ -114,7 +118,13 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       )
     }
 
-    // 4. the call pipeline
+    // 4. the call pipeline; task-based calls keep their tasks in the TaskStore (in memory by default)
+    const taskContext = {
+      supervisor: supervised,
+      policy: options.callPolicy ?? defaultCallPolicy,
+      settings: settingsOf(options.tasks),
+      store: Option.getOrElse(yield* Effect.serviceOption(TaskStore), makeMemoryStore)
+    }
     const run = makeCall({
       supervisor: supervised,
       tools,
@@ -124,13 +134,33 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       budget: options.budget,
       idempotentTools: new Set(options.idempotentTools ?? []),
       metrics: metricsFor(server),
-      clock
+      clock,
+      tasks: taskContext.settings,
+      taskStore: taskContext.store
     })
-    const callRaw = (name: string, args: Record<string, unknown> | undefined, callOptions: CallOptions | undefined) =>
-      run(name, args, {
-        timeoutMillis: callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout),
-        idempotent: callOptions?.idempotent === true
+    const awaitTask = (tool: string, taskId: string, callOptions?: CallOptions) =>
+      resumeTask(
+        taskContext,
+        tool,
+        taskId,
+        callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout)
+      )
+    const callRaw = (
+      name: string,
+      args: Record<string, unknown> | undefined,
+      callOptions: CallOptions | undefined,
+      onProgress?: (progress: Progress) => void
+    ) => {
+      const timeoutMillis = callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout)
+      return run(name, args, {
+        timeoutMillis,
+        idempotent: callOptions?.idempotent === true,
+        progress: progressOf(timeoutMillis, callOptions, onProgress)
       })
+    }
+
+    const callWithProgress = (name: string, args?: Record<string, unknown>, callOptions?: CallOptions) =>
+      eventsOf((onProgress) => callRaw(name, args, callOptions, onProgress))
 
     const call = (
       name: string,
@@ -169,6 +199,8 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       },
       sessions: Effect.sync(() => supervised.sessions()),
       call: call as Service["call"],
+      callWithProgress,
+      awaitTask,
       callAll
     }
     return { service, onToolsChanged: tools.subscribe }

@@ -13,8 +13,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import type { RequestOptions as SdkRequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import {
   type CallToolResult,
+  CallToolResultSchema,
   type ClientCapabilities,
+  CreateTaskResultSchema,
   type Implementation,
+  type Progress,
+  type Task,
   type Tool,
   ToolListChangedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
@@ -29,10 +33,12 @@ import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import type { McpClient, RequestError } from "../McpClient.js"
 import { type McpAuthError, type McpConnectError, McpTimeoutError } from "../McpError.js"
+import type { Handlers as HandlerOptions } from "../McpHandlers.js"
 import type * as McpServerConfig from "../McpServerConfig.js"
 import { McpTransports, type OpenedTransport } from "../McpTransport.js"
 import type { Deadlines } from "./deadlines.js"
 import { closedError, connectError, requestError } from "./errors.js"
+import * as Handlers from "./handlers.js"
 import { OutputValidators } from "./outputSchemas.js"
 import { addFinalizer, bounded } from "./release.js"
 import { RequestSignal } from "./requestSignal.js"
@@ -69,8 +75,9 @@ export interface Session extends
   readonly request: <A>(
     method: string,
     timeoutMillis: number,
-    send: (options: SdkRequestOptions) => Promise<A>,
-    target?: string
+    send: (options: SdkRequestOptions, meta?: ProgressMeta) => Promise<A>,
+    target?: string,
+    progress?: RequestProgress
   ) => Effect.Effect<A, RequestError>
   /**
    * `tools/call`; with the call's `span`, sends its trace context in `params._meta`
@@ -80,7 +87,8 @@ export interface Session extends
     name: string,
     args: Record<string, unknown> | undefined,
     timeoutMillis: number,
-    span?: Tracer.Span
+    span?: Tracer.Span,
+    progress?: RequestProgress
   ) => Effect.Effect<CallToolResult, RequestError>
   /** One page of `tools/list`. */
   readonly listToolsPage: (
@@ -88,12 +96,39 @@ export interface Session extends
     timeoutMillis: number
   ) => Effect.Effect<{ readonly tools: ReadonlyArray<Tool>; readonly nextCursor?: string | undefined }, RequestError>
   readonly ping: (timeoutMillis: number) => Effect.Effect<void, RequestError>
+  /** `tools/call` with a `task` param: the server answers with the task it created. */
+  readonly createToolTask: (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    ttlMillis: number | undefined,
+    timeoutMillis: number
+  ) => Effect.Effect<Task, RequestError>
+  readonly getTask: (taskId: string, timeoutMillis: number) => Effect.Effect<Task, RequestError>
+  readonly getTaskResult: (taskId: string, timeoutMillis: number) => Effect.Effect<CallToolResult, RequestError>
+  readonly cancelTask: (taskId: string, timeoutMillis: number) => Effect.Effect<void, RequestError>
+}
+
+/**
+ * What a request does with the server's progress notifications: `onProgress` sees each one; with
+ * `resetTimeout`, each also restarts the request's deadline, never past `maxTotalMillis` from its
+ * start. @internal
+ */
+export interface RequestProgress {
+  readonly onProgress: (progress: Progress) => void
+  readonly resetTimeout?: { readonly maxTotalMillis: number } | undefined
+}
+
+/** The `_meta` a request with progress carries: `send` puts it in the request's params. @internal */
+export interface ProgressMeta {
+  readonly progressToken: string
 }
 
 /** @internal */
 export interface OpenOptions {
   readonly clientInfo?: Implementation | undefined
   readonly capabilities?: ClientCapabilities | undefined
+  /** Answers to server-to-client requests; their capabilities are merged into `capabilities`. */
+  readonly handlers?: HandlerOptions | undefined
   /** The deepest output schema accepted (see `outputSchemas.ts`). Default 64. */
   readonly maxSchemaDepth?: number | undefined
 }
@@ -150,12 +185,13 @@ export const open = (
     yield* flushNotificationsOnRelease(opened)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
-      capabilities: options.capabilities ?? {},
+      capabilities: { ...Handlers.capabilitiesOf(options.handlers), ...options.capabilities },
       jsonSchemaValidator: new OutputValidators(
         options.maxSchemaDepth ?? 64,
         (message) => runFork(Effect.logWarning(message).pipe(Effect.annotateLogs("server", server)))
       )
     })
+    const afterHandshake = yield* Handlers.install(sdk, server, options.handlers)
     const closed = Deferred.unsafeMake<McpConnectError>(FiberId.none)
     let reason: McpConnectError | undefined
     let listeners: Array<(reason: McpConnectError) => void> = []
@@ -184,6 +220,7 @@ export const open = (
     yield* addFinalizer(Effect.sync(() => {
       open = false
     }))
+    yield* afterHandshake
     return makeSession(server, sdk, opened, deadlines, {
       protocolVersion,
       closed: Deferred.await(closed),
@@ -195,6 +232,29 @@ export const open = (
     })
   })
 
+/** Progress tokens are ours (the SDK's `onprogress` loses a notification that arrives with the response). */
+const PROGRESS_TOKEN_PREFIX = "mcp-resilience-"
+
+/**
+ * Routes `notifications/progress` for our tokens to their listeners as each message arrives, in
+ * order with the responses (the SDK handles notifications a microtask later, after a response
+ * that came in the same chunk has already dropped its progress handler). Others go to the SDK.
+ */
+const routeProgress = (opened: OpenedTransport): Map<string, (progress: Progress) => void> => {
+  const listeners = new Map<string, (progress: Progress) => void>()
+  const transport = opened.transport
+  const sdkOnMessage = transport.onmessage
+  transport.onmessage = (message, extra) => {
+    if (listeners.size > 0 && "method" in message && message.method === "notifications/progress") {
+      const { progressToken, ...progress } = (message.params ?? {}) as Progress & { progressToken?: unknown }
+      const listener = typeof progressToken === "string" ? listeners.get(progressToken) : undefined
+      if (listener !== undefined && typeof progress.progress === "number") return listener(progress)
+    }
+    sdkOnMessage?.(message, extra)
+  }
+  return listeners
+}
+
 const makeSession = (
   server: string,
   sdk: Client,
@@ -202,6 +262,9 @@ const makeSession = (
   deadlines: Deadlines,
   lifecycle: Pick<Session, "protocolVersion" | "closed" | "isOpen" | "onClose">
 ): Session => {
+  const progressListeners = routeProgress(opened)
+  /** Progress tokens of this session's requests (unique within the session, as the spec asks). */
+  let progressTokens = 0
   // the id of the last request sent, for `jsonrpc.request.id`: the SDK numbers a request and
   // hands it to the transport synchronously, within the call that starts it
   let sentId: string | number | undefined
@@ -221,11 +284,16 @@ const makeSession = (
     method: string,
     target: string | undefined,
     timeoutMillis: number,
-    send: (options: SdkRequestOptions) => Promise<A>
+    send: (options: SdkRequestOptions, meta?: ProgressMeta) => Promise<A>,
+    progress: RequestProgress | undefined
   ): () => void => {
     const signal = new RequestSignal()
     let done = false
-    const entry = deadlines.add(timeoutMillis, () => {
+    const maxTotal = progress?.resetTimeout?.maxTotalMillis ?? Number.POSITIVE_INFINITY
+    const startedAt = progress?.resetTimeout === undefined ? 0 : deadlines.now()
+    /** The deadline from now: the attempt's timeout, cut at the total bound (`after` is the one that applies). */
+    let after = Math.min(timeoutMillis, maxTotal)
+    const expire = () => {
       if (done) return
       done = true
       try {
@@ -236,19 +304,40 @@ const makeSession = (
           new McpTimeoutError({
             server,
             operation: target === undefined ? method : `${method} ${target}`,
-            after: Duration.millis(timeoutMillis),
+            after: Duration.millis(after),
             maybeExecuted: true
           })
         ))
       }
-    })
+    }
+    let entry = deadlines.add(after, expire)
+    const token = progress === undefined ? undefined : `${PROGRESS_TOKEN_PREFIX}${++progressTokens}`
     const settle = (exit: Exit.Exit<A, RequestError>) => {
       if (done) return
       done = true
       deadlines.remove(entry)
+      if (token !== undefined) progressListeners.delete(token)
       resume(exit)
     }
-    send({ signal: signal as unknown as AbortSignal, timeout: SDK_TIMEOUT }).then(
+    const onProgress = progress === undefined ? undefined : (notification: Progress) => {
+      if (done) return
+      if (progress.resetTimeout !== undefined) {
+        const left = maxTotal - (deadlines.now() - startedAt)
+        deadlines.remove(entry)
+        after = left < timeoutMillis ? maxTotal : timeoutMillis
+        entry = deadlines.add(Math.max(0, Math.min(timeoutMillis, left)), expire)
+      }
+      try {
+        progress.onProgress(notification)
+      } catch {
+        // a listener's failure is its own: the request goes on
+      }
+    }
+    if (token !== undefined) progressListeners.set(token, onProgress!)
+    send(
+      { signal: signal as unknown as AbortSignal, timeout: SDK_TIMEOUT },
+      token === undefined ? undefined : { progressToken: token }
+    ).then(
       (value) => settle(Exit.succeed(value)),
       (cause) => settle(Exit.fail(requestError(server, method, opened, cause)))
     )
@@ -256,6 +345,7 @@ const makeSession = (
       if (done) return
       done = true
       deadlines.remove(entry)
+      if (token !== undefined) progressListeners.delete(token)
       signal.abort("interrupted")
     }
   }
@@ -263,9 +353,11 @@ const makeSession = (
   const request = <A>(
     method: string,
     timeoutMillis: number,
-    send: (options: SdkRequestOptions) => Promise<A>,
-    target?: string
-  ) => Effect.async<A, RequestError>((resume) => Effect.sync(start(resume, method, target, timeoutMillis, send)))
+    send: (options: SdkRequestOptions, meta?: ProgressMeta) => Promise<A>,
+    target?: string,
+    progress?: RequestProgress
+  ) =>
+    Effect.async<A, RequestError>((resume) => Effect.sync(start(resume, method, target, timeoutMillis, send, progress)))
 
   return {
     server,
@@ -277,20 +369,53 @@ const makeSession = (
     ...lifecycle,
     onToolsChanged: (listener) => sdk.setNotificationHandler(ToolListChangedNotificationSchema, listener),
     request,
-    callTool: (name, args, timeoutMillis, span) =>
-      request("tools/call", timeoutMillis, (o) => {
-        const _meta = span === undefined ? undefined : traceMeta(span)
-        sentId = undefined
-        const result = sdk.callTool(
-          _meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta },
-          undefined,
-          o
-        ) as Promise<CallToolResult>
-        if (span !== undefined && sentId !== undefined) span.attribute("jsonrpc.request.id", String(sentId))
-        return result
-      }, name),
+    callTool: (name, args, timeoutMillis, span, progress) =>
+      request(
+        "tools/call",
+        timeoutMillis,
+        (o, meta) => {
+          const trace = span === undefined ? undefined : traceMeta(span)
+          const _meta = trace === undefined && meta === undefined ? undefined : { ...trace, ...meta }
+          sentId = undefined
+          const result = sdk.callTool(
+            _meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta },
+            undefined,
+            o
+          ) as Promise<CallToolResult>
+          if (span !== undefined && sentId !== undefined) span.attribute("jsonrpc.request.id", String(sentId))
+          return result
+        },
+        name,
+        progress
+      ),
     listToolsPage: (cursor, timeoutMillis) =>
       request("tools/list", timeoutMillis, (o) => sdk.listTools(cursor === undefined ? undefined : { cursor }, o)),
-    ping: (timeoutMillis) => Effect.asVoid(request("ping", timeoutMillis, (o) => sdk.ping(o)))
+    ping: (timeoutMillis) => Effect.asVoid(request("ping", timeoutMillis, (o) => sdk.ping(o))),
+    createToolTask: (name, args, ttlMillis, timeoutMillis) =>
+      request(
+        "tools/call",
+        timeoutMillis,
+        (o) =>
+          sdk.request(
+            {
+              method: "tools/call",
+              params: { name, arguments: args ?? {}, task: ttlMillis === undefined ? {} : { ttl: ttlMillis } }
+            },
+            CreateTaskResultSchema,
+            o
+          ).then((created) => created.task),
+        name
+      ),
+    getTask: (taskId, timeoutMillis) =>
+      request("tasks/get", timeoutMillis, (o) => sdk.experimental.tasks.getTask(taskId, o), taskId),
+    getTaskResult: (taskId, timeoutMillis) =>
+      request(
+        "tasks/result",
+        timeoutMillis,
+        (o) => sdk.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, o) as Promise<CallToolResult>,
+        taskId
+      ),
+    cancelTask: (taskId, timeoutMillis) =>
+      Effect.asVoid(request("tasks/cancel", timeoutMillis, (o) => sdk.experimental.tasks.cancelTask(taskId, o), taskId))
   }
 }
