@@ -17,13 +17,17 @@ import { clearTimeout, setTimeout } from "node:timers"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const packages = ["policy", "client", "testing", "cli"]
+const packages = ["policy", "client", "testing", "cli", "ai"]
 const keep = process.argv.includes("--keep")
 const started = Date.now()
 
 /** The versions the workspace builds against: the user's project installs the same ones. */
 const workspaceVersion = (name) => {
-  const dirs = [path.join(root, "packages", "cli", "node_modules"), path.join(root, "node_modules")]
+  const dirs = [
+    path.join(root, "packages", "cli", "node_modules"),
+    path.join(root, "packages", "ai", "node_modules"),
+    path.join(root, "node_modules")
+  ]
   for (const dir of dirs) {
     const file = path.join(dir, name, "package.json")
     if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")).version
@@ -38,7 +42,10 @@ const peers = [
   "@effect/cli",
   "@effect/printer",
   "@effect/printer-ansi",
-  "@modelcontextprotocol/sdk"
+  "@modelcontextprotocol/sdk",
+  "@effect/ai",
+  "@effect/experimental",
+  "@effect/rpc"
 ]
 const tools = ["typescript", "@types/node"]
 
@@ -192,6 +199,16 @@ try {
   const example = /^```ts\n([\s\S]*?)^```/m.exec(readme)
   check("the client README's example", example !== null, "the installed README has no ```ts block")
   fs.writeFileSync(path.join(app, "src", "main.ts"), example[1])
+  // the ai README's agent, over the demo server from a config file, with the scripted model
+  const aiReadme = fs.readFileSync(path.join(app, "node_modules", "@mcp-resilience", "ai", "README.md"), "utf8")
+  const agent = /^```ts\n([\s\S]*?)^```/m.exec(aiReadme)
+  check("the ai README's example", agent !== null, "the installed ai README has no ```ts block")
+  fs.writeFileSync(path.join(app, "src", "agent.ts"), agent[1])
+  const demoServer = path.join(app, "node_modules", "@mcp-resilience", "client", "examples", "demo-server.mjs")
+  fs.writeFileSync(
+    path.join(app, "mcp.json"),
+    JSON.stringify({ mcpServers: { demo: { command: process.execPath, args: [demoServer] } } }, null, 2)
+  )
   await run(
     "tsc (strict, exactOptionalPropertyTypes) on the README example",
     path.join(app, "node_modules", ".bin", "tsc"),
@@ -209,10 +226,14 @@ try {
   const requires = packages.map((name) =>
     `if (Object.keys(require("@mcp-resilience/${name}")).length === 0) throw new Error("@mcp-resilience/${name} is empty")`
   )
-  const [ran, demo, help] = await Promise.all([
+  const [ran, agentRan, demo, help] = await Promise.all([
     run("running the README example", process.execPath, [path.join(app, "dist", "main.js")], {
       cwd: app,
       timeout: 30_000
+    }),
+    run("running the ai README's agent", process.execPath, [path.join(app, "dist", "agent.js")], {
+      cwd: app,
+      timeout: 60_000
     }),
     run("mcp-resilience demo", bin, ["demo"], { cwd: app, timeout: 30_000, env: noColor }),
     run("mcp-resilience --help", bin, ["--help"], { cwd: app, env: noColor }),
@@ -224,13 +245,20 @@ try {
     `stdout:\n${ran.stdout}\nstderr:\n${ran.stderr}`
   )
   check(
+    "the ai README agent's output",
+    /2 \+ 3 = .*5/.test(agentRan.stdout),
+    `stdout:\n${agentRan.stdout}\nstderr:\n${agentRan.stderr}`
+  )
+  check(
     "mcp-resilience demo's output",
     demo.stdout.includes("add(1, 2) = 3"),
     `stdout:\n${demo.stdout}\n${demo.stderr}`
   )
   check("mcp-resilience --help", /^ {2}mcp-resilience <command> \[options\]$/m.test(help.stdout), help.stdout)
   check("mcp-resilience --help without colour", !help.stdout.includes("\x1b["), help.stdout)
-  step("the README example ran (1 + 2 = 3); mcp-resilience demo and --help ran from the installed bin; require() works")
+  step(
+    "the README example ran (1 + 2 = 3), the ai README's agent too (2 + 3 = 5); mcp-resilience demo and --help ran from the installed bin; require() works"
+  )
 } catch (error) {
   failed = true
   if (!(error instanceof StepFailed)) process.stderr.write(`consumer-test: ${error?.stack ?? error}\n`)
