@@ -179,6 +179,7 @@ const openStdio = (config: McpServerConfig.Stdio, server: string) =>
       env: { ...defaultEnvironment(), ...unredact(config.env) },
       cwd: config.cwd,
       stderr: config.stderr,
+      after: (millis, f) => runFork(Effect.delay(Effect.sync(f), Duration.millis(millis))),
       onStderrLine: (line) => runFork(Effect.logDebug(line).pipe(Effect.annotateLogs({ server, stream: "stderr" }))),
       onInvalidMessage: (line, error) =>
         runFork(

@@ -41,6 +41,8 @@ export interface StdioOptions {
   readonly scrub: (text: string) => string
   readonly onStderrLine: (line: string) => void
   readonly onInvalidMessage: (line: string, error: unknown) => void
+  /** Runs `f` after `millis` on the session's Clock (Effect's, so a `TestClock` drives it). */
+  readonly after: (millis: number, f: () => void) => void
 }
 
 const STDERR_TAIL_LINES = 20
@@ -193,14 +195,13 @@ export class StdioTransport implements Transport {
       child.on("close", () => this.notifyClose())
       // a server that closes its stdout but keeps running can never answer: the session is over
       // (a process that exits closes its stdout first: give its exit a moment to arrive, so the error says
-      // "exited with code 1" then; this wall-clock wait detects a dead peer, it is no retry policy)
-      child.stdout?.on("end", () => {
-        setTimeout(() => {
+      // "exited with code 1" then)
+      child.stdout?.on("end", () =>
+        this.options.after(OUTPUT_CLOSED_GRACE_MILLIS, () => {
           if (this.exited) return
           this.outputClosed = true
           this.notifyClose()
-        }, OUTPUT_CLOSED_GRACE_MILLIS).unref()
-      })
+        }))
       child.stdin?.on("error", (error) => this.onerror?.(error))
       child.stdout?.on("error", (error) => this.onerror?.(error))
       child.stdout?.on("data", (chunk: Buffer) => this.onStdout(chunk))
