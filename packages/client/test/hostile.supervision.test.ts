@@ -10,12 +10,10 @@ import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
 import { flakyInitHttp } from "./fixtures/hostileHttp.js"
 import { spawnHttpFixture } from "./fixtures/paths.js"
-import { eventually } from "./utils.js"
+import { eventually, realSleep } from "./utils.js"
 
 /** One attempt per connect run: what happens between runs is the supervisor's doing. */
 const policy = RetryPolicy.make({ maxAttempts: 1, base: "50 millis", cap: "200 millis", jitter: "none" })
-
-const realSleep = (millis: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
 
 describe("supervision against odd servers", () => {
   it.live("404s on initialize while reconnecting are retried until the server answers; the layer never gives up", () =>

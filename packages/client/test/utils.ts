@@ -71,6 +71,10 @@ export const scriptedTransports = (
 /** Lets the event loop run (in-memory transports resolve promises); no wall-clock wait. */
 export const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
+/** Waits on the wall clock: only for tests that watch a real process or server over time. */
+export const realSleep = (millis: number) =>
+  Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
+
 /**
  * Runs `fiber` to completion under TestClock: whenever it is blocked, virtual time jumps to the
  * next pending sleep (or by `step` when none is pending). Returns the fiber's exit.
