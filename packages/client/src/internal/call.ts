@@ -143,7 +143,6 @@ export const makeCall = (context: CallContext) => {
     return options
   }
 
-  /** 2. One attempt on the live session (or the next one), through the breaker. */
   /** 2. What an attempt sends: the call, or, for a task-based tool, the request that creates its task. */
   const sendOn = (
     session: Session,
