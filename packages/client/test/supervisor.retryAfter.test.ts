@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
-import { Duration, Effect, Stream, TestClock } from "effect"
+import { Duration, Effect, TestClock } from "effect"
 import { McpConnectError } from "../src/McpError.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
@@ -80,10 +80,9 @@ const run = (script: ReadonlyArray<"ok" | number>, honorRetryAfter?: boolean) =>
     const tools = yield* McpTools.make({ server: transports.config, policy: policy(honorRetryAfter) }).pipe(
       Effect.provideService(McpTransport.McpTransports, transports.service)
     )
-    const connected = () => tools.statusChanges.pipe(Stream.filter((s) => s._tag === "Connected"), Stream.runHead)
     yield* transports.kill
     yield* settle
-    return { transports, tools, connected }
+    return { transports, tools }
   })
 
 describe("supervisor: Retry-After between sessions (TestClock)", () => {
