@@ -1,5 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { CircuitBreaker, CircuitBreakerStore, HandshakeLimiter, RetryBudget, RetryBudgetStore } from "@mcp-resilience/policy"
+import {
+  CircuitBreaker,
+  CircuitBreakerStore,
+  HandshakeLimiter,
+  RetryBudget,
+  RetryBudgetStore
+} from "@mcp-resilience/policy"
 import { Data, Deferred, Duration, Effect, Exit, Fiber, TestClock } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
@@ -14,7 +20,8 @@ const fleet = (n: number, options: Partial<CircuitBreaker.Options<Rejected>> = {
         CircuitBreaker.make<Rejected>({
           strategy: CircuitBreaker.consecutive(3),
           breakDuration: "5 seconds",
-          isFailure: () => true,
+          isFailure: () =>
+            true,
           onRejected: (info) => new Rejected(info),
           shared,
           ...options
@@ -49,8 +56,10 @@ describe("CircuitBreakerStore.makeMemory", () => {
       yield* TestClock.adjust("5 seconds")
       const gate = yield* Deferred.make<void>()
       let probes = 0
-      const fibers = yield* Effect.forEach(breakers, (b) =>
-        Effect.fork(Effect.exit(b.execute(Effect.zipRight(Effect.sync(() => probes++), Deferred.await(gate))))))
+      const fibers = yield* Effect.forEach(
+        breakers,
+        (b) => Effect.fork(Effect.exit(b.execute(Effect.zipRight(Effect.sync(() => probes++), Deferred.await(gate)))))
+      )
       yield* Effect.yieldNow()
       yield* Effect.yieldNow()
       assert.strictEqual(probes, 1, "probes sent while half-open")

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, CircuitBreakerStore, HandshakeLimiter, RetryBudget, RetryBudgetStore } from "@mcp-resilience/policy"
+import {
+  CircuitBreaker,
+  CircuitBreakerStore,
+  HandshakeLimiter,
+  RetryBudget,
+  RetryBudgetStore
+} from "@mcp-resilience/policy"
 import { RedisFleet } from "@mcp-resilience/redis"
 import { Context, Data, Effect, Exit, Layer, Logger } from "effect"
 import { eventually, redisServer } from "./redisServer.js"
@@ -83,7 +89,8 @@ describe("RedisFleet over a real redis-server", () => {
       let probes = 0
       const exits = yield* Effect.forEach(
         breakers,
-        (breaker) => Effect.exit(breaker.execute(Effect.zipRight(Effect.sync(() => probes++), Effect.sleep("100 millis")))),
+        (breaker) =>
+          Effect.exit(breaker.execute(Effect.zipRight(Effect.sync(() => probes++), Effect.sleep("100 millis")))),
         { concurrency: "unbounded" }
       )
       expect(probes).toBe(1)
@@ -175,7 +182,10 @@ describe("RedisFleet over a real redis-server", () => {
       const budget = yield* a.budgets.budget(KEY, RetryBudget.tokenBucket())
       expect(yield* budget.tryRetry("retry")).toBe(false)
       yield* redis.start
-      yield* eventually("calls admitted once Redis is back", 3000, () =>
-        Effect.map(Effect.exit(breaker.execute(Effect.void)), Exit.isSuccess))
+      yield* eventually(
+        "calls admitted once Redis is back",
+        3000,
+        () => Effect.map(Effect.exit(breaker.execute(Effect.void)), Exit.isSuccess)
+      )
     }))
 })

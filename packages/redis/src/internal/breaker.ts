@@ -134,7 +134,10 @@ export const make = (
 
     const run = (key: string, op: string, a = 0, b = 0) =>
       Effect.map(
-        connection.call(`breaker ${op}`, () => redis.mcpBreaker(`${connection.prefix}breaker:${key}`, op, channel, key, a, b)),
+        connection.call(
+          `breaker ${op}`,
+          () => redis.mcpBreaker(`${connection.prefix}breaker:${key}`, op, channel, key, a, b)
+        ),
         Option.map(([state, remaining, gen, granted]) => ({ view: { state, remaining }, gen, granted: granted === 1 }))
       )
 
@@ -213,7 +216,10 @@ export const make = (
               return answer.value.granted ? { _tag: "Granted" } : { _tag: "Denied", view: answer.value.view }
             }),
           probeSucceeded: (maxProbes) =>
-            Effect.map(run(key, "success", maxProbes), (answer) => Option.isNone(answer) ? undefined : fresh(handle, answer.value)),
+            Effect.map(
+              run(key, "success", maxProbes),
+              (answer) => Option.isNone(answer) ? undefined : fresh(handle, answer.value)
+            ),
           probeReleased: Effect.asVoid(run(key, "release")),
           isolate: Effect.asVoid(Effect.map(run(key, "isolate"), Option.map((answer) => fresh(handle, answer)))),
           reset: Effect.asVoid(Effect.map(run(key, "reset"), Option.map((answer) => fresh(handle, answer))))
