@@ -7,7 +7,8 @@ import {
   RetryBudgetStore
 } from "@mcp-resilience/policy"
 import { RedisFleet } from "@mcp-resilience/redis"
-import { Context, Data, Effect, Exit, Layer, Logger } from "effect"
+import { ConfigProvider, Context, Data, Effect, Exit, Layer, Logger } from "effect"
+import { Redis } from "ioredis"
 import { eventually, redisServer } from "./redisServer.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
@@ -187,5 +188,43 @@ describe("RedisFleet over a real redis-server", () => {
         3000,
         () => Effect.map(Effect.exit(breaker.execute(Effect.void)), Exit.isSuccess)
       )
+    }))
+
+  it.scopedLive("a call through a closed breaker sends nothing to Redis", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const a = yield* member(redis.url, { refreshInterval: "1 minute" })
+      const breaker = yield* a.breaker()
+      const admin = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(redis.port, "127.0.0.1")),
+        (admin) => Effect.sync(() => admin.disconnect())
+      )
+      /** Commands Redis has served, but INFO itself. */
+      const served = Effect.promise(async () => {
+        const info = await admin.info("commandstats")
+        return [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)]
+          .filter(([, name]) => name !== "info")
+          .reduce((sum, [, , calls]) => sum + Number(calls), 0)
+      })
+      const before = yield* served
+      for (let i = 0; i < 1000; i++) yield* breaker.execute(Effect.void)
+      expect(yield* served).toBe(before)
+    }))
+
+  it.scopedLive("layerConfig reads REDIS_URL and REDIS_PREFIX", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const context = yield* Layer.build(RedisFleet.layerConfig).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", redis.url], ["REDIS_PREFIX", "cfg:"]])))
+      )
+      const store = Context.get(context, CircuitBreakerStore.CircuitBreakerStore)
+      const shared = yield* store.shared(KEY)
+      yield* shared.open(60_000)
+      const admin = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(redis.port, "127.0.0.1")),
+        (admin) => Effect.sync(() => admin.disconnect())
+      )
+      expect(yield* Effect.promise(() => admin.hget(`cfg:breaker:${KEY}`, "state"))).toBe("Open")
+      expect((yield* Context.get(context, RedisFleet.RedisFleet).status)._tag).toBe("Shared")
     }))
 })
