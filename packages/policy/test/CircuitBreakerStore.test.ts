@@ -14,7 +14,7 @@ class Rejected extends Data.TaggedError("Rejected")<CircuitBreaker.RejectedInfo>
 /** `n` breakers on one key of one in-memory store (the fleet, in one process). */
 const fleet = (n: number, options: Partial<CircuitBreaker.Options<Rejected>> = {}) =>
   Effect.gen(function*() {
-    const store = CircuitBreakerStore.makeMemory({ probeLeaseMillis: 10_000 })
+    const store = CircuitBreakerStore.makeMemory()
     return yield* Effect.forEach(Array.from({ length: n }), () =>
       Effect.flatMap(store.shared("srv#1"), (shared) =>
         CircuitBreaker.make<Rejected>({
@@ -86,7 +86,10 @@ describe("CircuitBreakerStore.makeMemory", () => {
       yield* Effect.yieldNow()
       const denied = yield* Effect.exit(b!.execute(Effect.void))
       assert.isTrue(Exit.isFailure(denied), "a second probe in the same window")
-      yield* TestClock.adjust("11 seconds")
+      // the default lease: 30 seconds
+      yield* TestClock.adjust("29 seconds")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(b!.execute(Effect.void))), "a probe before the lease ended")
+      yield* TestClock.adjust("1 second")
       yield* b!.execute(Effect.void)
       assert.strictEqual(b!.current()._tag, "Closed")
       yield* Fiber.interrupt(stuck)

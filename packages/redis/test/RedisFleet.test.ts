@@ -254,11 +254,11 @@ describe("RedisFleet over a real redis-server", () => {
       expect(yield* served).toBe(before)
     }))
 
-  it.scopedLive("layerConfig reads REDIS_URL and REDIS_PREFIX", () =>
+  it.scopedLive("layerConfig reads REDIS_URL; keys take the default prefix", () =>
     Effect.gen(function*() {
       const redis = yield* redisServer
       const context = yield* Layer.build(RedisFleet.layerConfig).pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", redis.url], ["REDIS_PREFIX", "cfg:"]])))
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", redis.url]])))
       )
       const store = Context.get(context, CircuitBreakerStore.CircuitBreakerStore)
       const shared = yield* store.shared(KEY)
@@ -267,7 +267,7 @@ describe("RedisFleet over a real redis-server", () => {
         Effect.sync(() => new Redis(redis.port, "127.0.0.1")),
         (admin) => Effect.sync(() => admin.disconnect())
       )
-      expect(yield* Effect.promise(() => admin.hget(`cfg:breaker:${KEY}`, "state"))).toBe("Open")
+      expect(yield* Effect.promise(() => admin.hget(`mcp-resilience:breaker:${KEY}`, "state"))).toBe("Open")
       expect((yield* Context.get(context, RedisFleet.RedisFleet).status)._tag).toBe("Shared")
     }))
 })
