@@ -75,6 +75,13 @@ export interface Shared {
   readonly open: (breakMillis: number) => Effect.Effect<View | undefined>
   /** Asks for one of the `maxProbes` probe slots of the current half-open window. */
   readonly probe: (maxProbes: number) => Effect.Effect<ProbeAnswer>
+  /**
+   * A failure while closed, counted for the fleet: at `threshold` failures in a row the store opens
+   * for `breakMillis`. Answers the fleet's view.
+   */
+  readonly failure: (threshold: number, breakMillis: number) => Effect.Effect<View | undefined>
+  /** A success after this breaker reported failures: the fleet's count starts again. */
+  readonly failuresCleared: Effect.Effect<void>
   /** A granted probe succeeded: after `maxProbes` successes the fleet closes. Answers the fleet's view. */
   readonly probeSucceeded: (maxProbes: number) => Effect.Effect<View | undefined>
   /** A granted probe was interrupted: its slot goes back. */
@@ -120,6 +127,7 @@ export interface MemoryOptions {
 interface Cell {
   state: View["state"]
   until: number
+  failures: number
   gen: number
   probes: number
   successes: number
@@ -190,7 +198,7 @@ export const makeMemory = (options: MemoryOptions = {}): Service => {
   const cellOf = (key: string): Cell => {
     let cell = cells.get(key)
     if (cell === undefined) {
-      cell = { state: "Closed", until: 0, gen: 0, probes: 0, successes: 0, handles: new Set() }
+      cell = { state: "Closed", until: 0, failures: 0, gen: 0, probes: 0, successes: 0, handles: new Set() }
       cells.set(key, cell)
     }
     return cell
@@ -198,6 +206,7 @@ export const makeMemory = (options: MemoryOptions = {}): Service => {
   /** Tells every other handle of the cell what changed. */
   const publish = (cell: Cell, from: Handle, now: number) => {
     cell.gen++
+    cell.failures = 0
     const current = view(cell, now)
     for (const handle of cell.handles) {
       if (handle === from) continue
@@ -234,6 +243,17 @@ export const makeMemory = (options: MemoryOptions = {}): Service => {
               if (transitions.open(cell, now, breakMillis)) publish(cell, handle, now)
               return view(cell, now)
             }),
+          failure: (threshold, breakMillis) =>
+            withNow((now) => {
+              if (cell.state === "Closed" && ++cell.failures >= threshold) {
+                transitions.open(cell, now, breakMillis)
+                publish(cell, handle, now)
+              }
+              return view(cell, now)
+            }),
+          failuresCleared: Effect.sync(() => {
+            cell.failures = 0
+          }),
           probe: (maxProbes) =>
             withNow((now): ProbeAnswer => {
               const answer = transitions.probe(cell, now, maxProbes, leaseMillis)

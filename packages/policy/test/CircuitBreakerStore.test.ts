@@ -48,6 +48,24 @@ describe("CircuitBreakerStore.makeMemory", () => {
       assert.strictEqual(Duration.toMillis((error as Rejected).retryAfter), 5000)
     }))
 
+  it.scoped("consecutive(n) counts failures across the fleet; a success from a breaker that reported one restarts the count", () =>
+    Effect.gen(function*() {
+      const [a, b, c] = yield* fleet(3)
+      yield* Effect.exit(a!.execute(fail))
+      yield* a!.execute(Effect.void) // a reported a failure: the count starts again
+      yield* Effect.exit(b!.execute(fail))
+      yield* c!.execute(Effect.void) // c reported none: costs nothing, changes nothing
+      yield* Effect.exit(c!.execute(fail))
+      assert.deepStrictEqual([a!, b!, c!].map((x) => x.current()._tag), ["Closed", "Closed", "Closed"])
+      yield* Effect.exit(a!.execute(fail)) // the third in a row, from three breakers
+      assert.strictEqual(a!.current()._tag, "Open")
+      let ran = 0
+      for (const breaker of [b!, c!]) {
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(breaker.execute(Effect.sync(() => ran++)))))
+      }
+      assert.strictEqual(ran, 0)
+    }))
+
   it.scoped("exactly one breaker of the fleet sends the half-open probe; its success closes them all", () =>
     Effect.gen(function*() {
       const breakers = yield* fleet(5)

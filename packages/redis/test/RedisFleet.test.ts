@@ -109,6 +109,20 @@ describe("RedisFleet over a real redis-server", () => {
       expect(breakerB.current()._tag).toBe("Open")
     }))
 
+  it.scopedLive("consecutive(3) counts failures across processes: one each from three opens all", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const members = yield* Effect.forEach([1, 2, 3], () => member(redis.url))
+      const breakers = yield* Effect.forEach(members, (m) => m.breaker())
+      for (const breaker of breakers) yield* Effect.exit(breaker.execute(fail))
+      expect(breakers[2]!.current()._tag).toBe("Open")
+      yield* eventually("every process sees the fleet's opening", 1000, () =>
+        Effect.map(
+          Effect.forEach(breakers, (breaker) => Effect.exit(breaker.execute(Effect.void))),
+          (all) => all.every(Exit.isFailure)
+        ))
+    }))
+
   it.scopedLive("a breaker opened in another OS process rejects this process's calls", () =>
     Effect.gen(function*() {
       const redis = yield* redisServer
