@@ -4,11 +4,12 @@
  * layer of `@mcp-resilience/redis`). Without a store a breaker keeps its state to itself, as it
  * always did.
  *
- * A breaker made with a `Shared` handle still decides alone while it is closed: its strategy
- * counts its own calls, and a call through a closed breaker reads two fields, never the store.
- * The store sees the transitions: an opening (fleet-wide at once), the half-open probe (one
- * breaker of the fleet gets it per window), the probe's outcome, `isolate` and `reset`. What
- * other breakers did arrives in the handle's `inbox`, which the breaker reads at its next call.
+ * A call through a closed breaker that succeeds reads two fields, never the store. The store
+ * sees failures (`consecutive` strategies count them across the breakers; the first success
+ * after a breaker reported one restarts the count) and the transitions: an opening (for all at
+ * once), the half-open probe (one breaker of the fleet gets it per window), the probe's outcome,
+ * `isolate` and `reset`. What other breakers did arrives in the handle's `inbox`, which the
+ * breaker reads at its next call.
  *
  * @since 0.1.0
  */
