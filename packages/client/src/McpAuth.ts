@@ -233,16 +233,19 @@ export declare namespace TokenStore {
 }
 
 /**
- * Where tokens and dynamically registered clients are kept, by server URL. The default is one
- * in-memory store for the process (tokens survive reconnects, not restarts);
- * {@link TokenStore.layerFile} keeps them in a JSON file with mode 0600 (the CLI's store).
+ * Where tokens and dynamically registered clients are kept, by server URL. When none is
+ * provided, each `McpTools` layer (and each `McpClient`) keeps its own in memory: tokens survive
+ * its reconnects, not restarts, and no other layer sees them. Provide one to share it:
+ * {@link TokenStore.layerMemory} for the layers it is provided to, {@link TokenStore.layerFile}
+ * for a JSON file with mode 0600 (the CLI's store).
  *
  * @since 0.1.0
  * @category models
  */
-export class TokenStore extends Context.Reference<TokenStore>()("@mcp-resilience/client/McpAuth/TokenStore", {
-  defaultValue: (): TokenStore.Service => memoryStore()
-}) {
+export class TokenStore extends Context.Tag("@mcp-resilience/client/McpAuth/TokenStore")<
+  TokenStore,
+  TokenStore.Service
+>() {
   /**
    * A store from its three operations.
    *
@@ -270,7 +273,7 @@ export class TokenStore extends Context.Reference<TokenStore>()("@mcp-resilience
    */
   static layer = (service: TokenStore.Service): Layer.Layer<TokenStore> => Layer.succeed(TokenStore, service)
   /**
-   * A fresh in-memory store.
+   * A fresh in-memory store, shared by every layer it is provided to.
    *
    * @since 0.1.0
    * @category layers
