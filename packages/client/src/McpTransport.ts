@@ -144,6 +144,8 @@ const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: st
           runtime: yield* Effect.runtime<never>()
         })
         const options = { requestInit, fetch: authFetch(provider, recorder.fetchFn) }
+        // the provider's own requests (the identity provider's token exchange) go the same way
+        provider.fetchFn = options.fetch
         const transport = config._tag === "Http"
           ? new AuthStreamableHttp(url, options, provider)
           : new AuthSse(url, options, provider)
