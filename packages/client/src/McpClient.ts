@@ -16,12 +16,14 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { fromSession } from "./internal/client.js"
 import { connect } from "./internal/connect.js"
 import { Deadlines, DeadlineTimer } from "./internal/deadlines.js"
 import { addFinalizer } from "./internal/release.js"
+import { TokenStore } from "./McpAuth.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import type { McpConnectError, McpTimeoutError } from "./McpError.js"
 import type * as McpHandlers from "./McpHandlers.js"
@@ -139,7 +141,11 @@ export const make = (
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     const deadlines = new Deadlines(new DeadlineTimer(clock), Runtime.runFork(yield* Effect.runtime<never>()))
-    const { attempts, session } = yield* connect(config, deadlines, options)
+    // OAuth tokens: the TokenStore provided, else one in memory for this client's attempts alone
+    const tokens = Option.getOrElse(yield* Effect.serviceOption(TokenStore), TokenStore.memory)
+    const { attempts, session } = yield* connect(config, deadlines, options).pipe(
+      Effect.provideService(TokenStore, tokens)
+    )
     // added last, so it runs first when the session closes: nothing of it expires during its release
     yield* addFinalizer(deadlines.shutdown)
     return fromSession(session, attempts, options.requestTimeout)
