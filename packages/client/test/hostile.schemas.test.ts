@@ -74,28 +74,35 @@ const heapAfterGc = (collect: () => void) =>
   })
 
 describe("tool-list refreshes and output schemas", () => {
+  /** A server with `schemas` tools with output schemas; `refresh(n)` makes it send list_changed after each list, n times. */
+  const refreshing = (schemas: number, flags: ReadonlyArray<string>, limits?: { readonly maxTools: number }) =>
+    Effect.gen(function*() {
+      const tools = yield* McpTools.make({
+        server: McpServerConfig.stdio({
+          name: "refreshes",
+          command: process.execPath,
+          args: [path.join(fixturesDir, "hostileStdio.mjs"), "--schemas", String(schemas), ...flags]
+        }),
+        policy,
+        refreshDebounce: "0 millis",
+        ...(limits === undefined ? {} : { limits })
+      })
+      const listed = () => Effect.runSync(tools.tools).find((tool) => tool.name.startsWith("listed_"))?.name
+      const refresh = (times: number) =>
+        Effect.gen(function*() {
+          const target = `listed_${Number(listed()?.slice("listed_".length)) + times}`
+          yield* tools.call("relist", { times })
+          yield* eventually(() => listed() === target, `the end of ${times} refreshes`, 30_000)
+        })
+      return { tools, refresh }
+    })
+
   it.live(
     "the heap stays flat across 1,000 refreshes of 200 tools with output schemas",
     () =>
       Effect.scoped(Effect.gen(function*() {
         const collect = gc()
-        const tools = yield* McpTools.make({
-          server: McpServerConfig.stdio({
-            name: "refreshes",
-            command: process.execPath,
-            args: [path.join(fixturesDir, "hostileStdio.mjs"), "--schemas", "200"]
-          }),
-          policy,
-          refreshDebounce: "0 millis"
-        })
-        // the server sends list_changed again after each list: `times` refreshes, one after the other
-        const refresh = (times: number) =>
-          Effect.gen(function*() {
-            const listed = () => Effect.runSync(tools.tools).find((tool) => tool.name.startsWith("listed_"))?.name
-            const target = `listed_${Number(listed()?.slice("listed_".length)) + times}`
-            yield* tools.call("relist", { times })
-            yield* eventually(() => listed() === target, `the end of ${times} refreshes`, 30_000)
-          })
+        const { refresh, tools } = yield* refreshing(200, [])
         yield* refresh(50) // warm up: the first lists compile the validators
         const before = yield* heapAfterGc(collect)
         const started = Date.now()
@@ -109,6 +116,28 @@ describe("tool-list refreshes and output schemas", () => {
           grown,
           8 * 1024 * 1024,
           `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MiB over ${refreshes} refreshes (${took} ms)`
+        )
+      })),
+    60_000
+  )
+
+  it.live(
+    "a server that declares new schemas at every refresh cannot grow the validator cache past maxTools",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const collect = gc()
+        // 50 new schemas a list against a cache of at most 120 validators: it starts over every third list
+        const { refresh } = yield* refreshing(50, ["--changing-schemas"], { maxTools: 120 })
+        yield* refresh(6)
+        const before = yield* heapAfterGc(collect)
+        const refreshes = 60
+        yield* refresh(refreshes)
+        const grown = (yield* heapAfterGc(collect)) - before
+        // unbounded, each list kept 50 more compiled validators
+        assert.isBelow(
+          grown,
+          4 * 1024 * 1024,
+          `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MiB over ${refreshes} refreshes with new schemas`
         )
       })),
     60_000

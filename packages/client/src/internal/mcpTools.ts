@@ -94,6 +94,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
     const supervised = yield* Supervisor.make({
       ...options,
       maxSchemaDepth: limits.maxSchemaDepth,
+      maxCachedValidators: limits.maxTools,
       wrapAttempt,
       lazy: options.startup === "optional",
       onSession: tools.watch

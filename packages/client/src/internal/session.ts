@@ -131,6 +131,8 @@ export interface OpenOptions {
   readonly handlers?: HandlerOptions | undefined
   /** The deepest output schema accepted (see `outputSchemas.ts`). Default 64. */
   readonly maxSchemaDepth?: number | undefined
+  /** The most output-schema validators cached (see `outputSchemas.ts`): `maxTools`. Default 10,000. */
+  readonly maxCachedValidators?: number | undefined
 }
 
 /** The SDK's own request timer is kept out of the way: Effect enforces every deadline. */
@@ -188,7 +190,8 @@ export const open = (
       capabilities: { ...Handlers.capabilitiesOf(options.handlers), ...options.capabilities },
       jsonSchemaValidator: new OutputValidators(
         options.maxSchemaDepth ?? 64,
-        (message) => runFork(Effect.logWarning(message).pipe(Effect.annotateLogs("server", server)))
+        (message) => runFork(Effect.logWarning(message).pipe(Effect.annotateLogs("server", server))),
+        options.maxCachedValidators
       )
     })
     const afterHandshake = yield* Handlers.install(sdk, server, options.handlers)

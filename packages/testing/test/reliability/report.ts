@@ -35,7 +35,7 @@ hostile server can and cannot do.
 | nesting of a tool's output schema | 64 levels | that tool's calls fail with the reason; the other tools work | \`limits.maxSchemaDepth\` |
 | regular expressions in output schemas | not run: \`pattern\` and \`patternProperties\` are dropped, with a warning | - | - |
 | an output schema Ajv refuses | that tool only | its calls fail with the reason | - |
-| compiled output-schema validators | cached by the schema's content, per session: a refresh with the same schemas compiles nothing | - | - |
+| compiled output-schema validators | cached by the schema's content, per session, at most 10,000 (\`maxTools\`): a refresh with the same schemas compiles nothing | the cache starts over | \`limits.maxTools\` |
 | notifications nothing listens to (e.g. \`notifications/message\`, progress for an unknown token) | dropped before the SDK's schema checks: a 2 s deadline ends within 2.2 s under a flood | - | - |
 | tool-list refreshes after \`list_changed\` | one in flight, after 100 ms of quiet; the newest list wins | - | \`refreshDebounce\` |
 | a tool name another server of a toolset advertises later | the server that had the name keeps it | a warning | - |
