@@ -98,15 +98,17 @@ describe("tool-list refreshes and output schemas", () => {
     })
 
   it.live(
-    "the heap stays flat across 1,000 refreshes of 200 tools with output schemas",
+    "the heap stays flat across refreshes of 200 tools with output schemas (500 measured: under 8 KiB each)",
     () =>
       Effect.scoped(Effect.gen(function*() {
         const collect = gc()
         const { refresh, tools } = yield* refreshing(200, [])
-        yield* refresh(50) // warm up: the first lists compile the validators
+        yield* refresh(30) // warm up: the first lists compile the validators
         const before = yield* heapAfterGc(collect)
         const started = Date.now()
-        const refreshes = 1_000
+        // 1,000 refreshes take 3-14 s here, depending on the machine's load; at this rate they grow the heap by
+        // under 8 MiB
+        const refreshes = 500
         yield* refresh(refreshes)
         const took = Date.now() - started
         const grown = (yield* heapAfterGc(collect)) - before
@@ -114,7 +116,7 @@ describe("tool-list refreshes and output schemas", () => {
         // uncached, each refresh compiled 200 validators again: about 775 KiB of heap per refresh
         assert.isBelow(
           grown,
-          8 * 1024 * 1024,
+          refreshes * 8 * 1024,
           `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MiB over ${refreshes} refreshes (${took} ms)`
         )
       })),
@@ -126,7 +128,8 @@ describe("tool-list refreshes and output schemas", () => {
     () =>
       Effect.scoped(Effect.gen(function*() {
         const collect = gc()
-        // 50 new schemas a list against a cache of at most 120 validators: it starts over every third list
+        // 50 new schemas a list against a cache of at most 120 validators: it starts over every third list (a full
+        // cache of 120 is about 2.5 MiB; unbounded, 60 lists keep about 14 MiB)
         const { refresh } = yield* refreshing(50, ["--changing-schemas"], { maxTools: 120 })
         yield* refresh(6)
         const before = yield* heapAfterGc(collect)
@@ -136,7 +139,7 @@ describe("tool-list refreshes and output schemas", () => {
         // unbounded, each list kept 50 more compiled validators
         assert.isBelow(
           grown,
-          4 * 1024 * 1024,
+          6 * 1024 * 1024,
           `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MiB over ${refreshes} refreshes with new schemas`
         )
       })),
