@@ -261,7 +261,7 @@ const routeInbound = (opened: OpenedTransport, sdk: Client): Map<string, (progre
   /** Whether the SDK would do nothing with this notification. */
   const ignored = (method: string, params: { readonly progressToken?: unknown } | undefined) => {
     if (method === "notifications/progress") {
-      return sdkProgress !== undefined && !sdkProgress.has(params?.progressToken)
+      return sdkProgress !== undefined && !sdkProgress.has(Number(params?.progressToken)) // the SDK keys them by number
     }
     return handlers !== undefined && !handlers.has(method) && tables.fallbackNotificationHandler === undefined
   }
