@@ -37,6 +37,7 @@ hostile server can and cannot do.
 | an output schema Ajv refuses | that tool only | its calls fail with the reason | - |
 | compiled output-schema validators | cached by the schema's content, per session, at most 10,000 (\`maxTools\`): a refresh with the same schemas compiles nothing | the cache starts over | \`limits.maxTools\` |
 | notifications nothing listens to (e.g. \`notifications/message\`, progress for an unknown token) | dropped before the SDK's schema checks: a 2 s deadline ends within 2.2 s under a flood | - | - |
+| bytes read from a stdio server's stdout or one HTTP answer in one turn of the event loop | 256 KiB, then reading waits for the next turn (timers and deadlines run between) | - | - |
 | tool-list refreshes after \`list_changed\` | one in flight, after 100 ms of quiet; the newest list wins | - | \`refreshDebounce\` |
 | a tool name another server of a toolset advertises later | the server that had the name keeps it | a warning | - |
 | \`Retry-After\` between sessions | honoured up to 60 s | - | \`honorRetryAfter\` on the policy |
