@@ -183,7 +183,7 @@ export interface HealthOptions {
 export interface Limits {
   /** Pages of `tools/list` followed before the listing fails. Default 100. */
   readonly maxListPages?: number | undefined
-  /** Tools a server may list. Default 10,000. */
+  /** Tools a server may list (and output-schema validators a session keeps). Default 10,000. */
   readonly maxTools?: number | undefined
   /**
    * The deepest output schema accepted; a deeper one makes its tool fail with the reason, the

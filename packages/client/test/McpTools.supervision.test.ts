@@ -243,3 +243,54 @@ describe("health checks under TestClock", () => {
       }))
     }))
 })
+
+describe("the first listing under TestClock", () => {
+  /** A raw in-memory server whose `tools/list` answers page 1 with a cursor and never answers page 2. */
+  const stuckOnPage2 = (cancelled: Array<unknown>) =>
+    McpServerConfig.inMemory({
+      name: "pages",
+      connect: async (transport) => {
+        const reply = (id: unknown, result: unknown) => transport.send({ jsonrpc: "2.0", id, result } as JSONRPCMessage)
+        transport.onmessage = (message) => {
+          const m = message as { id?: unknown; method?: string; params?: Record<string, unknown> }
+          if (m.method === "notifications/cancelled") cancelled.push(m.params?.requestId)
+          if (m.id === undefined) return
+          if (m.method === "initialize") {
+            void reply(m.id, {
+              protocolVersion: m.params?.protocolVersion,
+              capabilities: { tools: {} },
+              serverInfo: { name: "pages", version: "1" }
+            })
+          } else if (m.method === "tools/list" && m.params?.cursor === undefined) {
+            void reply(m.id, { tools: [{ name: "one", inputSchema: { type: "object" } }], nextCursor: "page-2" })
+          }
+        }
+        await transport.start()
+      }
+    })
+
+  it.effect("a listing still running at the connect deadline fails startup exactly then, and is cancelled", () =>
+    Effect.gen(function*() {
+      const cancelled: Array<unknown> = []
+      const fiber = yield* Effect.fork(Effect.scoped(McpTools.make({
+        server: stuckOnPage2(cancelled),
+        policy: RetryPolicy.make({ maxAttempts: 1, deadline: "5 seconds" }),
+        callTimeout: "60 seconds"
+      })))
+      for (let i = 0; i < 5; i++) yield* tick
+      yield* TestClock.adjust("4999 millis")
+      for (let i = 0; i < 5; i++) yield* tick
+      assert.isNull(fiber.unsafePoll(), "startup ended before the connect deadline")
+      yield* TestClock.adjust("1 millis")
+      for (let i = 0; i < 5; i++) yield* tick
+      const exit = fiber.unsafePoll()
+      assert.isNotNull(exit, "startup still running at the connect deadline")
+      const error = yield* Effect.flip(exit!)
+      assert.strictEqual(error._tag, "McpTimeoutError")
+      assert.strictEqual(
+        error.message,
+        "[pages] tools/list (the first listing, within the connect deadline) timed out after 5s"
+      )
+      assert.strictEqual(cancelled.length, 1, "the server was not told to cancel page 2")
+    }))
+})

@@ -5,12 +5,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as McpClient from "../src/McpClient.js"
+import type * as McpError from "../src/McpError.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
 import { fixturesDir, isAlive } from "./fixtures/paths.js"
@@ -89,8 +90,34 @@ describe("hostile stdio servers", () => {
 })
 
 describe("hostile tool lists", () => {
-  const lister = (flag: string) =>
-    McpServerConfig.stdio({ name: "lister", command: process.execPath, args: [hostile, flag] })
+  const lister = (...flags: ReadonlyArray<string>) =>
+    McpServerConfig.stdio({ name: "lister", command: process.execPath, args: [hostile, ...flags] })
+
+  it.live("a slowly paginating server fails startup at the connect deadline, naming the listing", () =>
+    Effect.gen(function*() {
+      const pidFile = yield* tempFile
+      // 200 ms a page, endless: 100 pages (maxListPages) would take 20 s; the connect deadline is 2 s
+      const started = Date.now()
+      const exit = yield* Effect.exit(
+        Effect.scoped(McpTools.make({
+          server: lister("--endless-pages", "--page-delay", "200", "--pid-file", pidFile),
+          policy: RetryPolicy.make({ maxAttempts: 1, deadline: "2 seconds" })
+        })).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "startup did not end within 10 s" }))
+      )
+      const took = Date.now() - started
+      assert.isTrue(Exit.isFailure(exit), `startup succeeded after ${took} ms, past the 2 s connect deadline`)
+      const error = yield* Effect.flip(exit)
+      assert.isFalse(typeof error === "string", "startup did not end within 10 s")
+      assert.strictEqual((error as McpError.McpError)._tag, "McpTimeoutError")
+      assert.include(
+        (error as McpError.McpError).message,
+        "tools/list (the first listing, within the connect deadline) timed out after 2s"
+      )
+      assert.isAtLeast(took, 2_000)
+      assert.isBelow(took, 3_000, `startup failed after ${took} ms: the deadline is 2 s, the margin 1 s`)
+      const pid = Number(fs.readFileSync(pidFile, "utf8"))
+      yield* eventually(() => !isAlive(pid), `the server (${pid}) still runs`, 3_000)
+    }).pipe(Effect.scoped))
 
   it.live("endless pagination fails the listing at maxListPages instead of listing forever", () =>
     Effect.scoped(Effect.gen(function*() {

@@ -16,6 +16,7 @@
  */
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
+import { setImmediate } from "node:timers"
 import type { HttpExchange } from "../McpTransport.js"
 
 /** The default bound on one message: the SDK's own for stdio (10 MiB). @internal */
@@ -87,6 +88,14 @@ const sinceEventEnd = (bytes: Buffer, before: number, endedWithNewline: boolean)
   return before + bytes.length
 }
 
+/**
+ * Bytes of one answer read before the reading waits for the event loop's next turn: a server
+ * streaming without pause would otherwise keep timers (call deadlines) waiting while it is parsed.
+ */
+const BYTES_PER_TURN = 256 * 1024
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 interface Bounded {
   readonly body: ReadableStream<Uint8Array>
   readonly maxBytes: number
@@ -109,6 +118,7 @@ const bounded = ({ body, done, ids, kind, maxBytes }: Bounded): ReadableStream<U
   let resumable = false
   let lineStart = true
   let finished = false
+  let sinceYield = 0
   const finish = () => {
     if (finished) return
     finished = true
@@ -117,11 +127,16 @@ const bounded = ({ body, done, ids, kind, maxBytes }: Bounded): ReadableStream<U
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
+        if (sinceYield >= BYTES_PER_TURN) {
+          sinceYield = 0
+          await nextTurn()
+        }
         const { done: ended, value } = await reader.read()
         if (ended) {
           finish()
           return controller.close()
         }
+        sinceYield += value.byteLength
         const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
         if (kind === "sse") {
           resumable ||= (lineStart && bytes.subarray(0, 3).equals(ID_FIELD)) || bytes.includes(NEWLINE_ID_FIELD)

@@ -105,6 +105,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       ...options,
       budget,
       maxSchemaDepth: limits.maxSchemaDepth,
+      maxCachedValidators: limits.maxTools,
       wrapAttempt,
       lazy: options.startup === "optional",
       onSession: tools.watch

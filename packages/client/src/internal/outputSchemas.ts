@@ -10,7 +10,10 @@
  *    server-chosen regular expression run on server-chosen data could block the event loop
  *    (catastrophic backtracking), and Node's engine has no time limit;
  * 4. Ajv itself (the SDK's `AjvJsonSchemaValidator`) is made on first use: most servers declare
- *    no output schema.
+ *    no output schema;
+ * 5. the cache holds at most `maxCached` validators (a list holds at most `maxTools` tools): a
+ *    server that declares new schemas at every refresh makes it start over, with a new Ajv (which
+ *    keeps every schema it compiled), instead of growing for the session's life.
  *
  * @internal
  */
@@ -70,8 +73,13 @@ export class OutputValidators implements jsonSchemaValidator {
   /**
    * @param maxDepth the deepest nesting of a schema accepted
    * @param warn told (once per schema content) what was dropped or refused
+   * @param maxCached the most validators kept (step 5)
    */
-  constructor(private readonly maxDepth: number, private readonly warn: (message: string) => void) {}
+  constructor(
+    private readonly maxDepth: number,
+    private readonly warn: (message: string) => void,
+    private readonly maxCached: number = 10_000
+  ) {}
 
   getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
     let key: string
@@ -82,6 +90,10 @@ export class OutputValidators implements jsonSchemaValidator {
     }
     const cached = this.cache.get(key)
     if (cached !== undefined) return cached as JsonSchemaValidator<T>
+    if (this.cache.size >= this.maxCached) {
+      this.cache.clear()
+      this.ajv = undefined
+    }
     const made = this.make(schema)
     this.cache.set(key, made)
     return made as JsonSchemaValidator<T>

@@ -131,6 +131,8 @@ export interface OpenOptions {
   readonly handlers?: HandlerOptions | undefined
   /** The deepest output schema accepted (see `outputSchemas.ts`). Default 64. */
   readonly maxSchemaDepth?: number | undefined
+  /** The most output-schema validators cached (see `outputSchemas.ts`): `maxTools`. Default 10,000. */
+  readonly maxCachedValidators?: number | undefined
 }
 
 /** The SDK's own request timer is kept out of the way: Effect enforces every deadline. */
@@ -188,7 +190,8 @@ export const open = (
       capabilities: { ...Handlers.capabilitiesOf(options.handlers), ...options.capabilities },
       jsonSchemaValidator: new OutputValidators(
         options.maxSchemaDepth ?? 64,
-        (message) => runFork(Effect.logWarning(message).pipe(Effect.annotateLogs("server", server)))
+        (message) => runFork(Effect.logWarning(message).pipe(Effect.annotateLogs("server", server))),
+        options.maxCachedValidators
       )
     })
     const afterHandshake = yield* Handlers.install(sdk, server, options.handlers)
@@ -235,20 +238,44 @@ export const open = (
 /** Progress tokens are ours (the SDK's `onprogress` loses a notification that arrives with the response). */
 const PROGRESS_TOKEN_PREFIX = "mcp-resilience-"
 
+/** The SDK's handler tables, read to drop what it would ignore anyway (absent in another SDK version: nothing dropped). */
+interface SdkHandlerTables {
+  readonly _notificationHandlers?: unknown
+  readonly fallbackNotificationHandler?: unknown
+  readonly _progressHandlers?: unknown
+}
+
 /**
  * Routes `notifications/progress` for our tokens to their listeners as each message arrives, in
  * order with the responses (the SDK handles notifications a microtask later, after a response
- * that came in the same chunk has already dropped its progress handler). Others go to the SDK.
+ * that came in the same chunk has already dropped its progress handler). Others go to the SDK,
+ * except notifications it would ignore: the SDK first runs four schema checks on every message
+ * (about 40 µs for a notification, whose failed checks build errors), so a server flooding
+ * `notifications/message` would otherwise keep the event loop busy and delay every deadline.
  */
-const routeProgress = (opened: OpenedTransport): Map<string, (progress: Progress) => void> => {
+const routeInbound = (opened: OpenedTransport, sdk: Client): Map<string, (progress: Progress) => void> => {
   const listeners = new Map<string, (progress: Progress) => void>()
+  const tables = sdk as unknown as SdkHandlerTables
+  const handlers = tables._notificationHandlers instanceof Map ? tables._notificationHandlers : undefined
+  const sdkProgress = tables._progressHandlers instanceof Map ? tables._progressHandlers : undefined
+  /** Whether the SDK would do nothing with this notification. */
+  const ignored = (method: string, params: { readonly progressToken?: unknown } | undefined) => {
+    if (method === "notifications/progress") {
+      return sdkProgress !== undefined && !sdkProgress.has(Number(params?.progressToken)) // the SDK keys them by number
+    }
+    return handlers !== undefined && !handlers.has(method) && tables.fallbackNotificationHandler === undefined
+  }
   const transport = opened.transport
   const sdkOnMessage = transport.onmessage
   transport.onmessage = (message, extra) => {
-    if (listeners.size > 0 && "method" in message && message.method === "notifications/progress") {
-      const { progressToken, ...progress } = (message.params ?? {}) as Progress & { progressToken?: unknown }
-      const listener = typeof progressToken === "string" ? listeners.get(progressToken) : undefined
-      if (listener !== undefined && typeof progress.progress === "number") return listener(progress)
+    if ("method" in message && !("id" in message)) {
+      const params = message.params as (Progress & { progressToken?: unknown }) | undefined
+      if (listeners.size > 0 && message.method === "notifications/progress") {
+        const { progressToken, ...progress } = params ?? ({} as Progress & { progressToken?: unknown })
+        const listener = typeof progressToken === "string" ? listeners.get(progressToken) : undefined
+        if (listener !== undefined && typeof progress.progress === "number") return listener(progress)
+      }
+      if (ignored(message.method, params)) return
     }
     sdkOnMessage?.(message, extra)
   }
@@ -262,7 +289,7 @@ const makeSession = (
   deadlines: Deadlines,
   lifecycle: Pick<Session, "protocolVersion" | "closed" | "isOpen" | "onClose">
 ): Session => {
-  const progressListeners = routeProgress(opened)
+  const progressListeners = routeInbound(opened, sdk)
   /** Progress tokens of this session's requests (unique within the session, as the spec asks). */
   let progressTokens = 0
   // the id of the last request sent, for `jsonrpc.request.id`: the SDK numbers a request and

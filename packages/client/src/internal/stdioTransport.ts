@@ -15,6 +15,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { setImmediate } from "node:timers"
 import { bounded } from "./release.js"
 
 const SAFE_ENV = ["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"] as const
@@ -62,6 +63,13 @@ const OUTPUT_CLOSED_GRACE_MILLIS = 200
 /** Process groups (POSIX): the child leads its own, and release signals all of it. */
 const GROUPS = process.platform !== "win32"
 const MAX_LINE = 500
+
+/**
+ * Stdout read in one turn of the event loop before reading pauses until the next: Node reads a
+ * pipe up to 32 times 64 KiB in one go, and a server that floods us would otherwise keep timers
+ * (call deadlines) waiting for all of it to be parsed.
+ */
+const MAX_STDOUT_BYTES_PER_TURN = 256 * 1024
 
 /**
  * Splits stdout into lines, at most `max` bytes each. Not the SDK's `ReadBuffer`: it copies the
@@ -128,6 +136,8 @@ export class StdioTransport implements Transport {
   /** Messages written since the pipe last filled, waiting for it to drain. */
   private waiting = 0
   private stderrPartial = ""
+  /** Stdout bytes handled in this turn of the event loop; reset (and reading resumed) at its end. */
+  private readThisTurn = 0
   private readonly exitWaiters: Array<() => void> = []
 
   constructor(readonly options: StdioOptions) {}
@@ -218,6 +228,15 @@ export class StdioTransport implements Transport {
   }
 
   private onStdout(chunk: Buffer): void {
+    if (this.readThisTurn === 0) {
+      setImmediate(() => {
+        this.readThisTurn = 0
+        const stdout = this.child?.stdout
+        if (stdout?.isPaused() === true && !stdout.destroyed) stdout.resume()
+      })
+    }
+    this.readThisTurn += chunk.length
+    if (this.readThisTurn >= MAX_STDOUT_BYTES_PER_TURN) this.child?.stdout?.pause()
     const { lines, overflow } = this.lineBuffer.push(chunk)
     for (const line of lines) {
       let message: JSONRPCMessage

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { Backoff, Transient } from "@mcp-resilience/policy"
+import { Backoff, RetryPolicy, Transient } from "@mcp-resilience/policy"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -49,8 +49,21 @@ export interface SupervisorOptions extends ConnectOptions {
   readonly resetAfter?: Duration.DurationInput | undefined
   /** Do not wait for the first connection (the session appears when the server is up). */
   readonly lazy?: boolean | undefined
-  /** Called with each new session, before calls may use it. */
-  readonly onSession?: ((live: Live) => Effect.Effect<void>) | undefined
+  /**
+   * Called with each new session, before calls may use it, with what is left of the connect
+   * deadline. Its failure fails the session's connect (the session is closed).
+   */
+  readonly onSession?: ((live: Live, budget: ConnectBudget) => Effect.Effect<void, ConnectError>) | undefined
+}
+
+/** What is left of the connect deadline once a session is open (the first tool listing runs in it). @internal */
+export interface ConnectBudget {
+  /** The policy's `deadline`. */
+  readonly deadline: Duration.Duration
+  /** Milliseconds left of it; infinity when the deadline is. */
+  readonly remainingMillis: number
+  /** The layer's first session at a required startup: running out of the deadline fails the layer. */
+  readonly startup: boolean
 }
 
 /** @internal */
@@ -111,7 +124,9 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
         since: clock.unsafeCurrentTimeMillis()
       })
 
+    const deadline = (policy ?? RetryPolicy.default).deadline
     const connectSession = Effect.gen(function*() {
+      const startedAt = clock.unsafeCurrentTimeMillis()
       const scope = yield* Scope.fork(sessionsScope, ExecutionStrategy.sequential)
       const deadlines = new Deadlines(timer, runFork)
       const { attempts, session } = yield* connect(options.server, deadlines, {
@@ -155,7 +170,18 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
       }
       session.onClose(live.kill)
       if (options.health !== undefined) yield* Effect.forkIn(healthCheck(live, options.health), scope)
-      if (options.onSession !== undefined) yield* options.onSession(live)
+      if (options.onSession !== undefined) {
+        const budget: ConnectBudget = {
+          deadline,
+          remainingMillis: Duration.isFinite(deadline)
+            ? Math.max(0, Duration.toMillis(deadline) - (clock.unsafeCurrentTimeMillis() - startedAt))
+            : Number.POSITIVE_INFINITY,
+          startup: made === 1 && options.lazy !== true
+        }
+        yield* options.onSession(live, budget).pipe(
+          Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+        )
+      }
       return live
     })
 

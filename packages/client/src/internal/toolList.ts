@@ -12,11 +12,11 @@ import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { McpProtocolError } from "../McpError.js"
+import { McpProtocolError, McpTimeoutError } from "../McpError.js"
 import { LazySubscriptionRef } from "./lazyRef.js"
 import type { Limits } from "./limits.js"
 import type { RequestError, Session } from "./session.js"
-import type { Live } from "./supervisor.js"
+import type { ConnectBudget, Live } from "./supervisor.js"
 
 /** @internal */
 export interface ToolList {
@@ -27,8 +27,12 @@ export interface ToolList {
   readonly changes: Stream.Stream<ReadonlyArray<Tool>>
   /** Lists the tools on `live` and remembers them. */
   readonly listOn: (live: Live) => Effect.Effect<ReadonlyArray<Tool>, RequestError>
-  /** For a new session: lists its tools, and refreshes them on `list_changed` while it lives. */
-  readonly watch: (live: Live) => Effect.Effect<void>
+  /**
+   * For a new session: lists its tools within what is left of the connect deadline, and refreshes
+   * them on `list_changed` while it lives. A first listing that fails is a warning, except when it
+   * runs out of the deadline at startup: then it fails with `McpTimeoutError` (`tools/list`).
+   */
+  readonly watch: (live: Live, budget: ConnectBudget) => Effect.Effect<void, McpTimeoutError>
   /** Runs `listener` after each change of the list (the subscription `McpToolset` routes by). */
   readonly subscribe: (listener: () => Effect.Effect<void>) => void
 }
@@ -91,11 +95,27 @@ export const make = (options: ToolListOptions): Effect.Effect<ToolList> =>
     const listOn = (live: Live) =>
       Effect.flatMap(listAll(live.session, options.timeoutMillis, options.limits), remember)
 
-    const watch = (live: Live) =>
+    const watch = (live: Live, budget: ConnectBudget) =>
       Effect.gen(function*() {
         const server = live.session.server
-        yield* listOn(live).pipe(
-          Effect.catchAll((error) => Effect.logWarning(`could not list tools: ${error.message}`))
+        // the first listing is part of connecting: it ends with the connect deadline, its request cancelled
+        const outOfTime = new McpTimeoutError({
+          server,
+          operation: "tools/list (the first listing, within the connect deadline)",
+          after: budget.deadline
+        })
+        const first = Number.isFinite(budget.remainingMillis)
+          ? Effect.timeoutFail(listOn(live), {
+            duration: Duration.millis(budget.remainingMillis),
+            onTimeout: () => outOfTime
+          })
+          : listOn(live)
+        yield* first.pipe(
+          Effect.catchAll((error) =>
+            error === outOfTime && budget.startup
+              ? Effect.fail(outOfTime)
+              : Effect.logWarning(`could not list tools: ${error.message}`).pipe(Effect.annotateLogs("server", server))
+          )
         )
         // one refresh at a time; a change seen while it runs starts one more after it
         let running: Fiber.RuntimeFiber<void> | undefined

@@ -25,7 +25,7 @@ import {
   virtualPolicy
 } from "./harness.js"
 import { realSleep } from "./leaks.js"
-import { chaos, faulty, fixture, flaky, freePort } from "./servers.js"
+import { chaos, chaosProcess, faulty, fixture, flaky, freePort } from "./servers.js"
 
 const live = (t: TransportKind) => !isVirtual(t)
 /** A call timeout: short on the live clock, round in virtual time. */
@@ -321,6 +321,21 @@ export const cases: ReadonlyArray<Case> = [
       executions: { counter: 1 },
       within: t === "memory" ? "1 second" : "8 seconds"
     })
+  },
+  {
+    // the raw SDK keeps a 2 s deadline within 2.0–2.15 s under the same flood; 10 % is the bound
+    fault: "notification flood during a hanging call",
+    transports: ["stdio", "http"],
+    // over HTTP in a process of its own: a server in this process would flood our own event loop
+    setup: (ctx) => chaosProcess(ctx, { every: "flood" }),
+    steps: [{ call: "counter", timeout: "2 seconds" }],
+    expect: {
+      outcome: "McpTimeoutError",
+      maybeExecuted: true,
+      executions: { counter: 1 },
+      callTook: { atLeast: "2 seconds", within: "2200 millis" },
+      within: "10 seconds"
+    }
   },
   {
     fault: "duplicate responses",

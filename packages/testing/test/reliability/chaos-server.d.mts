@@ -15,6 +15,8 @@ export type CallFault =
   | "crash"
   | "crashBefore"
   | "hang"
+  /** Never answers, and floods `notifications/message` as fast as the connection takes them. */
+  | "flood"
   | "listChanged"
   | "sessionGone"
   | { readonly status: number; readonly retryAfter?: string | number | undefined }
@@ -66,6 +68,7 @@ export type Output =
   | { readonly cut: string }
   | { readonly crash: true }
   | { readonly hang: true }
+  | { readonly flood: true }
   | { readonly status: number; readonly retryAfter?: string | number | undefined }
   | { readonly sessionGone: true }
 
@@ -89,5 +92,10 @@ export declare function createCore(
 ): { onMessage(message: unknown): Array<Output> }
 export declare function startChaosHttp(
   script?: ChaosScript,
-  options?: { readonly port?: number | undefined; readonly token?: string | undefined }
+  options?: {
+    readonly port?: number | undefined
+    readonly token?: string | undefined
+    /** Keep the counters in this file (as the stdio host does), for a server in a process of its own. */
+    readonly stateFile?: string | undefined
+  }
 ): Promise<ChaosHttp>

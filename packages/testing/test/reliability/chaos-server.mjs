@@ -2,7 +2,7 @@
 /**
  * A dependency-free MCP server whose misbehaviour is scripted per message, for the reliability matrix: the same
  * core runs as a stdio child (`node chaos-server.mjs --state <file> --script <json>`), over Streamable HTTP in this
- * process (`startChaosHttp`) and in memory (`chaos.ts`).
+ * process (`startChaosHttp`) or in a child of its own (`--http`: it prints its port), and in memory (`chaos.ts`).
  *
  * It exists next to `FlakyServer` (the kit) and the client's fixture server because those are built on the SDK's
  * `Server`, which cannot write bytes that are not JSON-RPC, answer twice, answer an id nobody asked for, or cut a
@@ -17,7 +17,7 @@ import { Buffer } from "node:buffer"
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import { setInterval } from "node:timers"
+import { setImmediate, setInterval } from "node:timers"
 import { fileURLToPath } from "node:url"
 
 /** Absolute path of this file, the stdio entry point. */
@@ -108,11 +108,33 @@ const pick = (list, n, fallback) => {
 
 const text = (value) => ({ content: [{ type: "text", text: value }] })
 
+/** Writes batches of `notifications/message` (framed by `frame`) as fast as `out` takes them, until `stopped()`. */
+const flood = (out, frame, stopped) => {
+  let n = 0
+  const burst = () => {
+    if (stopped()) return
+    let batch = ""
+    for (let i = 0; i < 200; i++) {
+      batch += frame(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          method: "notifications/message",
+          params: { level: "info", data: `flood ${n++}` }
+        })
+      )
+    }
+    if (out.write(batch)) setImmediate(burst)
+    else out.once("drain", burst)
+  }
+  burst()
+}
+
 /**
  * The behaviour, shared by the hosts: `onMessage(message)` returns what to do, as a list of outputs:
  * `{ send: message }`, `{ raw: text }` (a frame that is not JSON), `{ cut: text }` (write part of a frame, then
  * drop the connection), `{ crash: true }`, `{ hang: true }` (never answer), `{ status, retryAfter }` (HTTP only),
- * `{ sessionGone: true }` (HTTP only: forget the session, answer 404).
+ * `{ sessionGone: true }` (HTTP only: forget the session, answer 404), `{ flood: true }` (never answer, and send
+ * `notifications/message` as fast as the connection takes them until it closes).
  */
 export function createCore(script, store, host = {}) {
   const random = prng(script.seed ?? 1)
@@ -173,6 +195,8 @@ export function createCore(script, store, host = {}) {
         return [{ crash: true }]
       case "hang":
         return [{ hang: true }]
+      case "flood":
+        return [{ flood: true }]
       case "listChanged":
         tools.add("late_tool")
         return [{ send: { jsonrpc: "2.0", method: "notifications/tools/list_changed" } }, { send: answer }]
@@ -237,7 +261,7 @@ const rpcError = (id, code, message) => JSON.stringify({ jsonrpc: "2.0", id: id 
  * socket and resolves once the listener is closed.
  */
 export async function startChaosHttp(script = {}, options = {}) {
-  const store = createStore()
+  const store = createStore(options.stateFile)
   const sessions = new Set()
   const sockets = new Set()
   const core = createCore(script, store)
@@ -332,6 +356,10 @@ export async function startChaosHttp(script = {}, options = {}) {
         return
       } else if (output.hang) {
         return
+      } else if (output.flood) {
+        let closed = false
+        res.on("close", () => (closed = true))
+        return flood(res, (json) => `event: message\ndata: ${json}\n\n`, () => closed || res.destroyed)
       }
     }
     res.end()
@@ -386,7 +414,15 @@ if (isMain) {
     return at === -1 ? undefined : args[at + 1]
   }
   const script = JSON.parse(arg("--script") ?? "{}")
-  const store = createStore(arg("--state"))
+  if (args.includes("--http")) {
+    // Streamable HTTP in a process of its own: prints its port; the token comes in the env
+    const server = await startChaosHttp(script, { token: process.env[TOKEN_ENV], stateFile: arg("--state") })
+    process.stdout.write(`${server.port}\n`)
+  } else stdio(script, arg("--state"))
+}
+
+function stdio(script, stateFile) {
+  const store = createStore(stateFile)
   store.update((s) => {
     s.starts++
     if (process.env[TOKEN_ENV] !== undefined && process.env[TOKEN_ENV] !== "") s.sawToken = true
@@ -422,6 +458,10 @@ if (isMain) {
           process.stderr.write("chaos: crashing as scripted (exit code 3)\n")
           return exit(3)
         } else if (output.hang) break
+        else if (output.flood) {
+          flood(out, (json) => `${json}\n`, () => out.destroyed)
+          break
+        }
       }
     }
   })

@@ -118,6 +118,8 @@ export interface Expect {
   readonly log?: string | undefined
   /** Exact values of `env.stats()` fields. */
   readonly stats?: Readonly<Record<string, unknown>> | undefined
+  /** Bounds on how long the first `call` step took, from the call to its outcome (e.g. a deadline kept). */
+  readonly callTook?: { readonly atLeast: Duration.DurationInput; readonly within: Duration.DurationInput } | undefined
 }
 
 export interface Case {
@@ -246,6 +248,8 @@ interface Trace {
   attempts: number | undefined
   status: unknown
   finalTools: ReadonlyArray<string> | undefined
+  /** How long each `call` step took, in milliseconds. */
+  readonly callMillis: Array<number>
 }
 
 const runSteps = (
@@ -273,7 +277,9 @@ const runSteps = (
           ...(step.timeout === undefined ? {} : { timeout: step.timeout }),
           ...(step.idempotent === undefined ? {} : { idempotent: step.idempotent })
         }
+        const started = yield* Clock.currentTimeMillis
         record(yield* Effect.exit(tools.call(step.call, args, options)))
+        trace.callMillis.push((yield* Clock.currentTimeMillis) - started)
       } else if ("parallel" in step) {
         const exit = yield* Effect.exit(
           Effect.forEach(step.parallel, (text) => tools.call("echo", { text }), { concurrency: "unbounded" })
@@ -423,7 +429,8 @@ export const runRow = (
     sessions: undefined,
     attempts: undefined,
     status: undefined,
-    finalTools: undefined
+    finalTools: undefined,
+    callMillis: []
   }
   const problems: Array<string> = []
   const notes: Array<string> = []
@@ -535,6 +542,18 @@ export const runRow = (
     }
     if (expect.atLeast !== undefined && driven.millis < ms(expect.atLeast)) {
       problems.push(`took ${Math.round(driven.millis)} ms, less than ${ms(expect.atLeast)} ms`)
+    }
+    if (expect.callTook !== undefined) {
+      const took = trace.callMillis[0]
+      if (took === undefined) problems.push("no call step ran")
+      else {
+        notes.push(`the call took ${took} ms`)
+        if (took < ms(expect.callTook.atLeast) || took > ms(expect.callTook.within)) {
+          problems.push(
+            `the call took ${took} ms, expected ${ms(expect.callTook.atLeast)}–${ms(expect.callTook.within)} ms`
+          )
+        }
+      }
     }
     const firstError = trace.errors[0] as McpError.McpError | undefined
     const maybeExecuted = (firstError as { maybeExecuted?: boolean } | undefined)?.maybeExecuted

@@ -30,10 +30,14 @@ hostile server can and cannot do.
 | an HTTP answer still being read after its call's deadline or interruption | none: the POST is aborted | the server sees its connection closed; no byte is read after | - |
 | bytes and messages waiting for a stdio server to read its stdin | 16 MiB or 4,096 messages | the session ends and is replaced | - |
 | pages of \`tools/list\` | 100, cursor cycles refused | the listing fails with \`McpProtocolError\` | \`limits.maxListPages\` on \`McpTools\` |
+| time of a session's first \`tools/list\` (all its pages) | what is left of the connect policy's \`deadline\` (60 s) | at startup the layer fails with \`McpTimeoutError\` (\`tools/list (the first listing, within the connect deadline)\`); after a reconnect, a warning | \`deadline\` of \`policy\` |
 | tools a server lists | 10,000 | the listing fails with \`McpProtocolError\` | \`limits.maxTools\` |
 | nesting of a tool's output schema | 64 levels | that tool's calls fail with the reason; the other tools work | \`limits.maxSchemaDepth\` |
 | regular expressions in output schemas | not run: \`pattern\` and \`patternProperties\` are dropped, with a warning | - | - |
 | an output schema Ajv refuses | that tool only | its calls fail with the reason | - |
+| compiled output-schema validators | cached by the schema's content, per session, at most 10,000 (\`maxTools\`): a refresh with the same schemas compiles nothing | the cache starts over | \`limits.maxTools\` |
+| notifications nothing listens to (e.g. \`notifications/message\`, progress for an unknown token) | dropped before the SDK's schema checks: a 2 s deadline ends within 2.2 s under a flood | - | - |
+| bytes read from a stdio server's stdout or one HTTP answer in one turn of the event loop | 256 KiB, then reading waits for the next turn (timers and deadlines run between) | - | - |
 | tool-list refreshes after \`list_changed\` | one in flight, after 100 ms of quiet; the newest list wins | - | \`refreshDebounce\` |
 | a tool name another server of a toolset advertises later | the server that had the name keeps it | a warning | - |
 | \`Retry-After\` between sessions | honoured up to 60 s | - | \`honorRetryAfter\` on the policy |

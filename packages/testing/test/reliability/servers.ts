@@ -13,6 +13,7 @@ import { FaultyTransport, FlakyServer } from "@mcp-resilience/testing"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, type Scope } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -26,7 +27,8 @@ import {
   createCore,
   createStore,
   entry as chaosEntry,
-  startChaosHttp
+  startChaosHttp,
+  TOKEN_ENV
 } from "./chaos-server.mjs"
 import type { Ctx, Env } from "./harness.js"
 
@@ -215,6 +217,56 @@ export const chaos = (
     }
     const memory = chaosMemory(script)
     return { server: memory.config, crash: memory.crash, ...common(memory.store), ...extra } satisfies Env
+  })
+
+/**
+ * The chaos server over Streamable HTTP in a process of its own (`stdio` rows as `chaos`): for faults whose timing
+ * must not depend on the server sharing the client's event loop (a flood). Killed when the setup scope closes; its
+ * command line does not carry the row's marker (it is stopped after the leak check, as in-process servers are).
+ */
+export const chaosProcess = (ctx: Ctx, script: ChaosScript = {}): Effect.Effect<Env, never, Scope.Scope> =>
+  ctx.transport !== "http" ? chaos(ctx, script) : Effect.gen(function*() {
+    const stateFile = path.join(os.tmpdir(), `mcp-reliability-chaos-http-${process.pid}-${Date.now()}.json`)
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(process.execPath, [chaosEntry, "--http", "--state", stateFile, "--script", JSON.stringify(script)], {
+          env: { ...process.env, [TOKEN_ENV]: ctx.secret },
+          stdio: ["ignore", "pipe", "inherit"]
+        })
+      ),
+      (child) =>
+        Effect.async<void>((resume) => {
+          const done = () => {
+            for (const name of fs.readdirSync(os.tmpdir())) {
+              if (name.startsWith(path.basename(stateFile))) fs.rmSync(path.join(os.tmpdir(), name), { force: true })
+            }
+            resume(Effect.void)
+          }
+          if (child.exitCode !== null || child.signalCode !== null) return done()
+          child.once("close", done)
+          child.kill("SIGKILL")
+        })
+    )
+    const port = yield* Effect.async<number>((resume) => {
+      let out = ""
+      child.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString("utf8")
+        if (out.includes("\n")) resume(Effect.succeed(Number(out.trim())))
+      })
+    }).pipe(
+      Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "the chaos HTTP server did not start" }),
+      Effect.orDie
+    )
+    const store = createStore(stateFile)
+    return {
+      server: McpServerConfig.http({ name: "chaos", url: `http://127.0.0.1:${port}/mcp` }),
+      executions: () => store.state.executions,
+      duplicates: duplicatesOf(store),
+      cancelled: () => store.state.cancelled,
+      sawSecret: () => store.state.sawToken,
+      openSessions: () => store.state.sessionsOpened - store.state.sessionsDeleted,
+      stats: () => store.state as unknown as Record<string, unknown>
+    } satisfies Env
   })
 
 /** `env` with its transports wrapped in fault rules. */
