@@ -23,41 +23,43 @@ export const forEachEither = <I, A, E>(
   run: (item: I) => Effect.Effect<A, E>,
   concurrency: number | "unbounded"
 ): Effect.Effect<Array<Either.Either<A, E>>> =>
-  items.length === 0 ? Effect.succeed([]) : Effect.flatMap(Effect.runtime<never>(), (runtime) =>
-    Effect.async<Array<Either.Either<A, E>>>((resume) => {
-      const runFork = Runtime.runFork(runtime)
-      const limit = concurrency === "unbounded" ? items.length : Math.max(1, Math.min(concurrency, items.length))
-      const results = new Array<Either.Either<A, E>>(items.length)
-      const inFlight = new Set<Fiber.RuntimeFiber<A, E>>()
-      let next = 0
-      let done = 0
-      let stopped = false
-      const start = (): void => {
-        const index = next++
-        const fiber = runFork(run(items[index]))
-        inFlight.add(fiber)
-        fiber.addObserver((exit: Exit.Exit<A, E>) => {
-          inFlight.delete(fiber)
-          if (stopped) return
-          if (exit._tag === "Success") {
-            results[index] = Either.right(exit.value)
-          } else if (exit.cause._tag === "Fail") {
-            results[index] = Either.left(exit.cause.error)
-          } else {
-            // a defect or an interruption of the call itself: the batch fails with it, as `forEach` would
-            stopped = true
-            for (const other of inFlight) other.unsafeInterruptAsFork(fiber.id())
-            resume(Effect.failCause(exit.cause as Cause.Cause<never>))
-            return
-          }
-          done++
-          if (done === items.length) resume(Effect.succeed(results))
-          else if (next < items.length) start()
+  items.length === 0 ?
+    Effect.succeed([]) :
+    Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+      Effect.async<Array<Either.Either<A, E>>>((resume) => {
+        const runFork = Runtime.runFork(runtime)
+        const limit = concurrency === "unbounded" ? items.length : Math.max(1, Math.min(concurrency, items.length))
+        const results = new Array<Either.Either<A, E>>(items.length)
+        const inFlight = new Set<Fiber.RuntimeFiber<A, E>>()
+        let next = 0
+        let done = 0
+        let stopped = false
+        const start = (): void => {
+          const index = next++
+          const fiber = runFork(run(items[index]))
+          inFlight.add(fiber)
+          fiber.addObserver((exit: Exit.Exit<A, E>) => {
+            inFlight.delete(fiber)
+            if (stopped) return
+            if (exit._tag === "Success") {
+              results[index] = Either.right(exit.value)
+            } else if (exit.cause._tag === "Fail") {
+              results[index] = Either.left(exit.cause.error)
+            } else {
+              // a defect or an interruption of the call itself: the batch fails with it, as `forEach` would
+              stopped = true
+              for (const other of inFlight) other.unsafeInterruptAsFork(fiber.id())
+              resume(Effect.failCause(exit.cause as Cause.Cause<never>))
+              return
+            }
+            done++
+            if (done === items.length) resume(Effect.succeed(results))
+            else if (next < items.length) start()
+          })
+        }
+        for (let i = 0; i < limit; i++) start()
+        return Effect.suspend(() => {
+          stopped = true
+          return Fiber.interruptAll(inFlight)
         })
-      }
-      for (let i = 0; i < limit; i++) start()
-      return Effect.suspend(() => {
-        stopped = true
-        return Fiber.interruptAll(inFlight)
-      })
-    }))
+      }))

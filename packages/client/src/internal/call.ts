@@ -25,8 +25,8 @@ import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
 import type * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import type * as Tracer from "effect/Tracer"
 import {
   isTransient,
@@ -292,7 +292,9 @@ export const makeCall = (context: CallContext) => {
     const seconds = Number(clock.unsafeCurrentTimeNanos() - started) / 1e9
     metrics.tool(name).record(outcomeOf(exit), type, seconds, telemetryOf(supervisor.current()?.session))
     // as `Effect.useSpan` ends its span: at the caller's clock, or at 0 with the tracer's timing off
-    if (span.status._tag !== "Ended") span.end(endClock === undefined ? BigInt(0) : endClock.unsafeCurrentTimeNanos(), exit)
+    if (span.status._tag !== "Ended") {
+      span.end(endClock === undefined ? BigInt(0) : endClock.unsafeCurrentTimeNanos(), exit)
+    }
     return Effect.void
   }
 
