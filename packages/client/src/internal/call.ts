@@ -20,10 +20,13 @@
 import type { CircuitBreaker, RetryBudget } from "@mcp-resilience/policy"
 import { RetryPolicy } from "@mcp-resilience/policy"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import type * as Tracer from "effect/Tracer"
 import {
   isTransient,
@@ -37,7 +40,7 @@ import { makeMemoryStore, type TaskStoreService } from "../McpTasks.js"
 import type { ConnectError } from "./connect.js"
 import type { ServerMetrics } from "./metrics.js"
 import type { RequestError, RequestProgress, Session } from "./session.js"
-import type { Supervisor } from "./supervisor.js"
+import type { Live, Supervisor } from "./supervisor.js"
 import { awaitTask, isTaskCreated, settingsOf, type TaskCreated, type TaskSettings, usesTask } from "./tasks.js"
 import { annotateSpan, errorTypeOfExit, isRpcCode, networkTransport, sessionTelemetry } from "./telemetry.js"
 import type { ToolList } from "./toolList.js"
@@ -121,26 +124,32 @@ export const makeCall = (context: CallContext) => {
     return telemetry
   }
 
-  /** 5. The span's attributes that do not depend on the session, made once per known tool. */
-  const spanOptions = new Map<string, Tracer.SpanOptions>()
-  const spanOptionsOf = (name: string): Tracer.SpanOptions => {
-    let options = spanOptions.get(name)
-    if (options === undefined) {
+  /**
+   * 6. Per known tool, made once: the span's name and the attributes that do not depend on the
+   * session.
+   */
+  const spans = new Map<string, { readonly name: string; readonly options: Tracer.SpanOptions }>()
+  const spanOf = (name: string) => {
+    let made = spans.get(name)
+    if (made === undefined) {
       const transport = networkTransport(supervisor.config)
-      options = {
-        kind: "client",
-        captureStackTrace: false,
-        attributes: {
-          "mcp.method.name": "tools/call",
-          "gen_ai.tool.name": name,
-          "gen_ai.operation.name": "execute_tool",
-          ...(transport === undefined ? {} : { "network.transport": transport })
+      made = {
+        name: `tools/call ${name}`,
+        options: {
+          kind: "client",
+          captureStackTrace: false,
+          attributes: {
+            "mcp.method.name": "tools/call",
+            "gen_ai.tool.name": name,
+            "gen_ai.operation.name": "execute_tool",
+            ...(transport === undefined ? {} : { "network.transport": transport })
+          }
         }
       }
       // names the server does not list are not kept: a caller (a model) may try any name
-      if (tools.has(name)) spanOptions.set(name, options)
+      if (tools.has(name)) spans.set(name, made)
     }
-    return options
+    return made
   }
 
   /** 2. What an attempt sends: the call, or, for a task-based tool, the request that creates its task. */
@@ -159,31 +168,49 @@ export const makeCall = (context: CallContext) => {
       )
       : session.callTool(name, args, settings.timeoutMillis, span, settings.progress)
 
-  /** 2. One attempt on the live session (or the next one), through the breaker. */
+  /** 2. One attempt on `live`, through the breaker; a lost session is marked dead for the supervisor. */
+  const attemptOn = (
+    live: Live,
+    name: string,
+    args: Record<string, unknown> | undefined,
+    settings: CallSettings,
+    span: Tracer.Span
+  ): Effect.Effect<CallToolResult | TaskCreated, CallError> => {
+    annotateSpan(span, telemetryOf(live.session))
+    const send = Effect.tapError(sendOn(live.session, name, args, settings, span), (error) => {
+      if (sessionLost(error)) live.kill(error)
+      return Effect.void
+    })
+    return breaker === undefined ? send : breaker.execute(send)
+  }
+
+  /**
+   * 1 and 2. One attempt: on the live session when the tool is known; else, inside the call's
+   * span (it may list the tools, wait and log), once the tool is known and a session is up.
+   */
   const attempt = (
     name: string,
     args: Record<string, unknown> | undefined,
     settings: CallSettings,
     span: Tracer.Span
-  ) => {
-    const timeoutMillis = settings.timeoutMillis
-    const send = Effect.suspend(() => {
-      const live = supervisor.current()
-      const session = live === undefined
-        ? supervisor.awaitSession(timeoutMillis, `tools/call ${name}`)
-        : Effect.succeed(live)
-      return Effect.flatMap(
-        session,
-        (live) => {
-          annotateSpan(span, telemetryOf(live.session))
-          return Effect.tapError(sendOn(live.session, name, args, settings, span), (error) =>
-            Effect.sync(() => {
-              if (sessionLost(error)) live.kill(error)
-            }))
-        }
-      )
-    })
-    return breaker === undefined ? send : breaker.execute(send)
+  ): Effect.Effect<CallToolResult | TaskCreated, CallError> => {
+    const live = supervisor.current()
+    if (live !== undefined && tools.has(name)) return attemptOn(live, name, args, settings, span)
+    return Effect.withParentSpan(
+      Effect.flatMap(
+        Effect.zipRight(
+          ensureKnown(name),
+          Effect.suspend(() => {
+            const live = supervisor.current()
+            return live === undefined
+              ? supervisor.awaitSession(settings.timeoutMillis, `tools/call ${name}`)
+              : Effect.succeed(live)
+          })
+        ),
+        (live) => attemptOn(live, name, args, settings, span)
+      ),
+      span
+    )
   }
 
   /** 3. Whether a failed attempt may be tried again. */
@@ -227,40 +254,79 @@ export const makeCall = (context: CallContext) => {
     })
   }
 
-  /** The whole call: steps 1 to 5. */
+  /** 4 and 5. A created task is awaited; an `isError: true` result fails (in the call's span, which its error carries). */
+  const settle = (
+    name: string,
+    created: CallToolResult | TaskCreated,
+    settings: CallSettings,
+    span: Tracer.Span
+  ): Effect.Effect<CallToolResult, CallError> => {
+    if (isTaskCreated(created)) {
+      // a created task is never created again: from here on only its polling is retried
+      return Effect.flatMap(
+        Effect.withParentSpan(awaitTask(taskContext, name, created.task, settings.timeoutMillis), span),
+        (result) => settle(name, result, settings, span)
+      )
+    }
+    return created.isError === true
+      ? Effect.withParentSpan(
+        Effect.fail(new McpToolError({ server, tool: name, reason: "IsError", content: created.content ?? [] })),
+        span
+      )
+      : Effect.succeed(created)
+  }
+
+  /** 6. The call's outcome in its metrics and on its span, which it ends. */
+  const finish = (
+    name: string,
+    span: Tracer.Span,
+    started: bigint,
+    endClock: Clock.Clock | undefined,
+    exit: Exit.Exit<unknown, CallError>
+  ) => {
+    const type = errorTypeOfExit(exit)
+    if (type !== undefined) {
+      span.attribute("error.type", type)
+      if (isRpcCode(type)) span.attribute("rpc.response.status_code", type)
+    }
+    const seconds = Number(clock.unsafeCurrentTimeNanos() - started) / 1e9
+    metrics.tool(name).record(outcomeOf(exit), type, seconds, telemetryOf(supervisor.current()?.session))
+    // as `Effect.useSpan` ends its span: at the caller's clock, or at 0 with the tracer's timing off
+    if (span.status._tag !== "Ended") {
+      span.end(endClock === undefined ? BigInt(0) : endClock.unsafeCurrentTimeNanos(), exit)
+    }
+    return Effect.void
+  }
+
+  /**
+   * The whole call: steps 1 to 6, in the call's span (`Effect.makeSpan`, ended once with the
+   * metrics recorded). The span is the parent only of the steps that may trace or log (listing,
+   * waiting for a session, retrying, awaiting a task) and of the failures, whose errors carry it:
+   * an attempt on the live session reads no span from its fiber.
+   */
   return (
     name: string,
     args: Record<string, unknown> | undefined,
     settings: CallSettings
-  ): Effect.Effect<CallToolResult, CallError> =>
-    Effect.useSpan(`tools/call ${name}`, spanOptionsOf(name), (span) => {
-      const started = clock.unsafeCurrentTimeNanos()
-      return ensureKnown(name).pipe(
-        Effect.zipRight(attempt(name, args, settings, span)),
-        Effect.catchAll((error) => retryWhileSafe(name, args, settings, span, error)),
-        // a created task is never created again: from here on only its polling is retried
-        Effect.flatMap((created) =>
-          isTaskCreated(created)
-            ? awaitTask(taskContext, name, created.task, settings.timeoutMillis)
-            : Effect.succeed(created)
-        ),
-        Effect.flatMap((result) =>
-          result.isError === true
-            ? Effect.fail(new McpToolError({ server, tool: name, reason: "IsError", content: result.content ?? [] }))
-            : Effect.succeed(result)
-        ),
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            const type = errorTypeOfExit(exit)
-            if (type !== undefined) {
-              span.attribute("error.type", type)
-              if (isRpcCode(type)) span.attribute("rpc.response.status_code", type)
-            }
-            const seconds = Number(clock.unsafeCurrentTimeNanos() - started) / 1e9
-            metrics.tool(name).record(outcomeOf(exit), type, seconds, telemetryOf(supervisor.current()?.session))
-          })
-        ),
-        Effect.withParentSpan(span)
-      )
-    })
+  ): Effect.Effect<CallToolResult, CallError> => {
+    const made = spanOf(name)
+    return Effect.withFiberRuntime((fiber) =>
+      Effect.flatMap(Effect.makeSpan(made.name, made.options), (span) => {
+        const started = clock.unsafeCurrentTimeNanos()
+        const endClock = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+          ? Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+          : undefined
+        return Effect.onExit(
+          Effect.flatMap(
+            Effect.catchAll(
+              attempt(name, args, settings, span),
+              (error) => Effect.withParentSpan(retryWhileSafe(name, args, settings, span, error), span)
+            ),
+            (created) => settle(name, created, settings, span)
+          ),
+          (exit) => finish(name, span, started, endClock, exit)
+        )
+      })
+    )
+  }
 }

@@ -27,6 +27,7 @@ import { Status } from "../McpStatus.js"
 import { makeMemoryStore, TaskStore } from "../McpTasks.js"
 import type { CallAllOptions, CallOptions, CallOptionsWithSchema, Options, Service } from "../McpTools.js"
 import { memoryStore } from "./auth/stores.js"
+import { forEachEither } from "./batch.js"
 import { makeCall } from "./call.js"
 import { clientCache } from "./client.js"
 import type { ConnectError } from "./connect.js"
@@ -189,9 +190,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
     }
 
     const callAll = (calls: Parameters<Service["callAll"]>[0], callAllOptions?: CallAllOptions) =>
-      Effect.forEach(calls, (c) => Effect.either(callRaw(c.name, c.arguments, c.options)), {
-        concurrency: callAllOptions?.concurrency ?? "unbounded"
-      })
+      forEachEither(calls, (c) => callRaw(c.name, c.arguments, c.options), callAllOptions?.concurrency ?? "unbounded")
 
     const clientOf = clientCache()
     const service: Service = {
