@@ -119,7 +119,7 @@ describe.concurrent("benchmarks, --quick", () => {
     includesAll(output, [
       "| stores | workers | attempts on the server during the outage |",
       "| per-process | 4 |",
-      "| stores | µs per call (median of rounds) |",
+      "| stores | wall µs per call, median of rounds |",
       "| no breaker or budget |"
     ])
     // the outage was seen (the first failures reach the server) and every worker came back

@@ -25,9 +25,14 @@ export interface CostOptions {
 
 export interface CostRow {
   readonly variant: Variant
-  /** µs per call, per round. */
+  /** Wall-clock µs per call, per round. */
   readonly perCall: ReadonlyArray<number>
+  /** CPU µs per call (this process: the calls and the in-memory server), per round. */
+  readonly cpuPerCall: ReadonlyArray<number>
   readonly median: number
+  readonly cpuMedian: number
+  /** The median over the rounds of this variant's wall time per call minus the baseline's in the same round. */
+  readonly pairedDiff: number
 }
 
 const ECHO = { text: "cost" }
@@ -49,20 +54,33 @@ export const storeCost = (options: CostOptions) =>
       }).pipe(Effect.provide(stores.layer), Effect.orDie)
       variants.push({ variant: mode, tools })
     }
-    const samples = new Map<Variant, Array<number>>(variants.map((v) => [v.variant, []]))
+    const wall = new Map<Variant, Array<number>>(variants.map((v) => [v.variant, []]))
+    const cpu = new Map<Variant, Array<number>>(variants.map((v) => [v.variant, []]))
     // warm-up
     for (const v of variants) {
       for (let i = 0; i < options.callsPerRound; i++) yield* Effect.orDie(v.tools.call("echo", ECHO))
     }
     for (let round = 0; round < options.rounds; round++) {
       for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
+        const cpuStart = process.cpuUsage()
         const start = performance.now()
         for (let i = 0; i < options.callsPerRound; i++) yield* Effect.orDie(v.tools.call("echo", ECHO))
-        samples.get(v.variant)!.push(((performance.now() - start) * 1000) / options.callsPerRound)
+        const used = process.cpuUsage(cpuStart)
+        wall.get(v.variant)!.push(((performance.now() - start) * 1000) / options.callsPerRound)
+        cpu.get(v.variant)!.push((used.user + used.system) / options.callsPerRound)
       }
     }
+    const baseline = wall.get("no breaker or budget")!
     return variants.map((v): CostRow => {
-      const perCall = samples.get(v.variant)!
-      return { variant: v.variant, perCall, median: median(perCall) }
+      const perCall = wall.get(v.variant)!
+      const cpuPerCall = cpu.get(v.variant)!
+      return {
+        variant: v.variant,
+        perCall,
+        cpuPerCall,
+        median: median(perCall),
+        cpuMedian: median(cpuPerCall),
+        pairedDiff: median(perCall.map((x, i) => x - baseline[i]!))
+      }
     })
   })).pipe(Logger.withMinimumLogLevel(LogLevel.None))

@@ -9,13 +9,13 @@
  *
  *   pnpm bench:fleet                    20 workers, 5 calls/s each, 30 s outage (503), both modes; writes
  *                                       the fleet section of docs/benchmarks.md and docs/img/fleet-attempts.svg
- *   pnpm bench:fleet --quick            4 workers, 3 s outage, 2 s healthy; the Redis mode only where redis-server
- *                                       is installed; prints only
+ *   pnpm bench:fleet --quick            4 workers, 3 s outage, 2 s healthy, 1 s break; the Redis mode only where
+ *                                       redis-server is installed; prints only
  *   --no-write                          prints only
  *   --outage 503|refuse                 the server answers 503 (default), or closes its listener (refused)
  *   --modes per-process,redis           the modes to run (default both)
  *   --workers N  --rate N (calls/s per worker)  --outage-seconds N  --healthy-seconds N
- *   --breaker-failures N (default 5)  --break-seconds N (default 5)  --budget N (token bucket capacity, default 500)
+ *   --breaker-failures N (default 5)  --break-seconds N (default 5; 1 with --quick)  --budget N (token bucket capacity, default 500)
  *
  * A mode that cannot run (no redis-server, or Redis stores not wired in `stores.ts`) is reported and
  * left out; the study fails only when no mode ran. Every child is stopped on the way out, also on
@@ -96,7 +96,7 @@ const outageSeconds = number("--outage-seconds", quick ? 3 : 30)
 const healthySeconds = number("--healthy-seconds", quick ? 2 : 10)
 const settings: StoreSettings = {
   breakerFailures: Math.round(number("--breaker-failures", 5)),
-  breakSeconds: number("--break-seconds", 5),
+  breakSeconds: number("--break-seconds", quick ? 1 : 5),
   budgetCapacity: number("--budget", 500)
 }
 
@@ -124,8 +124,8 @@ const healthyCost = async (modes: ReadonlyArray<Mode>) => {
         modes: ms,
         settings,
         shared,
-        rounds: quick ? 3 : 15,
-        callsPerRound: quick ? 200 : 2_000
+        rounds: quick ? 3 : 20,
+        callsPerRound: quick ? 200 : 1_000
       })))
     let result = await measure(wanted)
     if (result._tag === "Left") {

@@ -103,16 +103,16 @@ export const table = (rows: ReadonlyArray<Summary>, capacity: number): string =>
     )
   ].join("\n")
 
+const signed = (n: number) => `${n >= 0 ? "+" : ""}${n.toFixed(1)} µs`
+
 export const costTable = (rows: ReadonlyArray<CostRow>): string => {
-  const base = rows.find((r) => r.variant === "no breaker or budget")?.median ?? Number.NaN
+  const base = rows.find((r) => r.variant === "no breaker or budget")
   return [
-    "| stores | µs per call (median of rounds) | over no breaker or budget | rounds (min–max µs) |",
-    "| --- | ---: | ---: | ---: |",
+    "| stores | wall µs per call, median of rounds | CPU µs per call, median | over no breaker or budget, same round (median) | rounds, wall (min–max µs) |",
+    "| --- | ---: | ---: | ---: | ---: |",
     ...rows.map((r) =>
-      `| ${r.variant} | ${r.median.toFixed(1)} | ${
-        r.variant === "no breaker or budget"
-          ? "-"
-          : `${(r.median - base) >= 0 ? "+" : ""}${(r.median - base).toFixed(1)} µs`
+      `| ${r.variant} | ${r.median.toFixed(1)} | ${r.cpuMedian.toFixed(1)} | ${
+        r === base ? "-" : signed(r.pairedDiff)
       } | ${Math.min(...r.perCall).toFixed(1)}–${Math.max(...r.perCall).toFixed(1)} |`
     )
   ].join("\n")
