@@ -21,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import { fromSession } from "./internal/client.js"
 import { connect } from "./internal/connect.js"
 import { Deadlines, DeadlineTimer } from "./internal/deadlines.js"
+import { fleetKey, sharedBudget } from "./internal/fleet.js"
 import { addFinalizer } from "./internal/release.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import type { McpConnectError, McpTimeoutError } from "./McpError.js"
@@ -139,7 +140,9 @@ export const make = (
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     const deadlines = new Deadlines(new DeadlineTimer(clock), Runtime.runFork(yield* Effect.runtime<never>()))
-    const { attempts, session } = yield* connect(config, deadlines, options)
+    // a RetryBudgetStore in context shares the budget per server (across the fleet with Redis)
+    const budget = yield* sharedBudget(fleetKey(config), options.budget)
+    const { attempts, session } = yield* connect(config, deadlines, { ...options, budget })
     // added last, so it runs first when the session closes: nothing of it expires during its release
     yield* addFinalizer(deadlines.shutdown)
     return fromSession(session, attempts, options.requestTimeout)

@@ -14,17 +14,15 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { type Breaks, makeBreaks } from "./internal/breaks.js"
+import type * as CircuitBreakerStore from "./CircuitBreakerStore.js"
+import { makeBreaks } from "./internal/breaks.js"
+import { CircuitBreakerImpl, closed } from "./internal/circuitBreaker.js"
 import { makeTracker as consecutiveTracker } from "./internal/consecutive.js"
 import { makeTracker as samplingTracker } from "./internal/sampling.js"
-import * as Transient from "./Transient.js"
 
 /**
  * The state of a breaker. `Open` carries when it opened and when it may admit a probe, in
@@ -172,6 +170,12 @@ export interface Options<E2> {
   readonly isFailure?: (error: unknown) => boolean
   /** Builds the error a rejected call fails with. */
   readonly onRejected: (info: RejectedInfo) => E2
+  /**
+   * A handle on a state shared with other breakers (`CircuitBreakerStore`): openings, the
+   * half-open probe, `isolate` and `reset` then hold for all of them. Absent: the state is this
+   * breaker's own.
+   */
+  readonly shared?: CircuitBreakerStore.Shared | undefined
 }
 
 /**
@@ -194,194 +198,6 @@ export interface CircuitBreaker<E2> {
   readonly isolate: Effect.Effect<void>
   /** Closes the breaker and forgets every outcome and the break schedule's progress. */
   readonly reset: Effect.Effect<void>
-}
-
-const closed: State = { _tag: "Closed" }
-const halfOpen: State = { _tag: "HalfOpen" }
-const isolated: State = { _tag: "Isolated" }
-
-const defaultBreakDuration = Duration.seconds(5)
-const halfOpenRetryAfter = Duration.seconds(1)
-
-/** How a call ended, for the breaker. */
-type Outcome = "success" | "failure" | "ignored"
-
-class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
-  private live: State = closed
-  /** Bumped on every transition; an outcome counts only if the call was admitted in the current epoch. */
-  private epoch = 0
-  private probesAdmitted = 0
-  private probesSucceeded = 0
-  private readonly pending: Array<State> = []
-  private publishing = false
-  private readonly tracker: Tracker
-  private readonly isFailure: (error: unknown) => boolean
-  private readonly slowMillis: number | undefined
-  private readonly halfOpenProbes: number
-  private readonly onRejected: (info: RejectedInfo) => E2
-
-  constructor(
-    readonly state: SubscriptionRef.SubscriptionRef<State>,
-    private readonly clock: Clock.Clock,
-    private readonly breaks: Breaks,
-    options: Options<E2>
-  ) {
-    this.tracker = (options.strategy ?? sampling()).make()
-    this.isFailure = options.isFailure ?? Transient.isTransient
-    this.slowMillis = options.slowCallThreshold === undefined ? undefined : Duration.toMillis(options.slowCallThreshold)
-    this.halfOpenProbes = options.halfOpenProbes ?? 1
-    this.onRejected = options.onRejected
-  }
-
-  readonly current = (): State => this.live
-
-  readonly execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> =>
-    Effect.suspend(() =>
-      // The fast path. Admitting a call while closed changes nothing, so it needs no protection
-      // from interruption: a call interrupted before its outcome is recorded simply counts
-      // neither way, which is what interruption means here anyway.
-      this.live._tag === "Closed" ? this.run(self, this.epoch, false) : this.admit(self)
-    )
-
-  /** Admission outside `Closed`: taking a probe slot and running the probe must not be separated by an interruption. */
-  private admit<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.suspend((): Effect.Effect<A, E | E2, R> => {
-        const live = this.live
-        switch (live._tag) {
-          case "Closed":
-            return this.run(restore(self), this.epoch, false)
-          case "Open": {
-            const now = this.clock.unsafeCurrentTimeMillis()
-            if (now < live.until) {
-              return Effect.fail(this.onRejected({ retryAfter: Duration.millis(live.until - now), state: live }))
-            }
-            this.transition(halfOpen)
-            this.probesAdmitted = 1
-            // Publishing runs inside `run`, so an interruption during it still frees the probe slot.
-            return this.run(Effect.zipRight(this.flush, restore(self)), this.epoch, true)
-          }
-          case "HalfOpen": {
-            if (this.probesAdmitted >= this.halfOpenProbes) {
-              return Effect.fail(this.onRejected({ retryAfter: halfOpenRetryAfter, state: live }))
-            }
-            this.probesAdmitted++
-            return this.run(restore(self), this.epoch, true)
-          }
-          case "Isolated":
-            return Effect.fail(this.onRejected({ retryAfter: Duration.infinity, state: live }))
-        }
-      })
-    )
-  }
-
-  readonly isolate: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
-    if (this.live._tag === "Isolated") return Effect.void
-    this.transition(isolated)
-    return this.flush
-  }))
-
-  readonly reset: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
-    this.tracker.reset()
-    const now = this.clock.unsafeCurrentTimeMillis()
-    if (this.live._tag === "Closed") return this.breaks.reset(now)
-    this.transition(closed)
-    return Effect.zipRight(this.breaks.reset(now), this.flush)
-  }))
-
-  /** Runs an admitted call and records how it ended; the effects it returns to publish a transition are uninterruptible. */
-  private run<A, E, R>(
-    self: Effect.Effect<A, E, R>,
-    epoch: number,
-    probe: boolean
-  ): Effect.Effect<A, E, R> {
-    const startedAt = this.slowMillis === undefined ? 0 : this.clock.unsafeCurrentTimeMillis()
-    return Effect.matchCauseEffect(self, {
-      onSuccess: (a) => {
-        const done = this.record("success", startedAt, epoch, probe)
-        return done === undefined ? Effect.succeed(a) : Effect.as(done, a)
-      },
-      onFailure: (cause) => {
-        const outcome = Cause.isInterruptedOnly(cause)
-          ? "ignored"
-          : this.countsAsFailure(cause)
-          ? "failure"
-          : "success"
-        const done = this.record(outcome, startedAt, epoch, probe)
-        return done === undefined ? Effect.failCause(cause) : Effect.zipRight(done, Effect.failCause(cause))
-      }
-    })
-  }
-
-  private countsAsFailure(cause: Cause.Cause<unknown>): boolean {
-    return Option.isSome(
-      Cause.find(
-        cause,
-        (c) =>
-          (c._tag === "Fail" && this.isFailure(c.error)) || (c._tag === "Die" && this.isFailure(c.defect))
-            ? Option.some(true)
-            : Option.none()
-      )
-    )
-  }
-
-  /** Updates the state synchronously; returns the effect that publishes the transition, if any. */
-  private record(outcome: Outcome, startedAt: number, epoch: number, probe: boolean): Effect.Effect<void> | undefined {
-    if (epoch !== this.epoch) return undefined
-    if (outcome === "ignored") {
-      if (probe) this.probesAdmitted--
-      return undefined
-    }
-    const now = this.clock.unsafeCurrentTimeMillis()
-    if (outcome === "success" && this.slowMillis !== undefined && now - startedAt > this.slowMillis) {
-      outcome = "failure"
-    }
-    if (!probe) {
-      if (outcome === "success") {
-        this.tracker.success(now)
-        return undefined
-      }
-      return this.tracker.failure(now) ? this.open(now) : undefined
-    }
-    if (outcome === "failure") return this.open(now)
-    if (++this.probesSucceeded < this.halfOpenProbes) return undefined
-    this.tracker.reset()
-    this.transition(closed)
-    return Effect.uninterruptible(Effect.zipRight(this.breaks.reset(now), this.flush))
-  }
-
-  private open(now: number): Effect.Effect<void> {
-    this.transition({ _tag: "Open", openedAt: now, until: now + this.breaks.next })
-    return Effect.uninterruptible(Effect.zipRight(this.breaks.advance(now), this.flush))
-  }
-
-  private transition(next: State): void {
-    this.live = next
-    this.epoch++
-    this.probesAdmitted = 0
-    this.probesSucceeded = 0
-    this.pending.push(next)
-  }
-
-  /**
-   * Publishes pending transitions in order. One fiber drains at a time; a fiber that finds
-   * another draining leaves its transition to it, so the `SubscriptionRef` sees every
-   * transition in the order it happened.
-   */
-  private readonly flush: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
-    if (this.publishing) return Effect.void
-    this.publishing = true
-    return this.drain
-  }))
-
-  private readonly drain: Effect.Effect<void> = Effect.suspend(() => {
-    const next = this.pending.shift()
-    if (next === undefined) {
-      this.publishing = false
-      return Effect.void
-    }
-    return Effect.zipRight(SubscriptionRef.set(this.state, next), this.drain)
-  })
 }
 
 /**
@@ -409,7 +225,7 @@ export const make = <E2>(options: Options<E2>): Effect.Effect<CircuitBreaker<E2>
   Effect.gen(function*() {
     assertInteger("halfOpenProbes", options.halfOpenProbes ?? 1, 1)
     const clock = yield* Effect.clock
-    const breaks = yield* makeBreaks(options.breakDuration ?? defaultBreakDuration, clock.unsafeCurrentTimeMillis())
+    const breaks = yield* makeBreaks(options.breakDuration ?? Duration.seconds(5), clock.unsafeCurrentTimeMillis())
     const state = yield* SubscriptionRef.make<State>(closed)
-    return new CircuitBreakerImpl(state, clock, breaks, options)
+    return new CircuitBreakerImpl(state, clock, breaks, options.strategy ?? sampling(), options)
   })

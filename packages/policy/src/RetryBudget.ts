@@ -64,6 +64,23 @@ export interface RetryBudget {
    * `Duration.infinity` fails at once instead. Absent: {@link defaultProbeInterval}.
    */
   readonly probeInterval?: Duration.Duration | undefined
+  /** How a {@link tokenBucket} was made, so that a store (`RetryBudgetStore`) can keep the same bucket elsewhere. */
+  readonly spec?: TokenBucketSpec | undefined
+}
+
+/**
+ * The settings of a {@link tokenBucket}, with every default filled in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TokenBucketSpec {
+  readonly _tag: "TokenBucket"
+  readonly capacity: number
+  readonly retryCost: number
+  readonly timeoutCost: number
+  readonly successRefund: number
+  readonly name: string
 }
 
 /**
@@ -182,7 +199,8 @@ export const tokenBucket = (options: TokenBucketOptions = {}): RetryBudget => {
   }
   const refund = nonNegative("successRefund", options.successRefund ?? 1)
   const probeInterval = probeIntervalOf(options.probeInterval)
-  const metrics = metricsFor(options.name ?? "default")
+  const name = options.name ?? "default"
+  const metrics = metricsFor(name)
   let tokens = capacity
   metrics.remaining(tokens)
   const take = (kind: RetryKind) =>
@@ -210,7 +228,15 @@ export const tokenBucket = (options: TokenBucketOptions = {}): RetryBudget => {
       }
     }),
     remaining: Effect.sync(() => tokens),
-    probeInterval
+    probeInterval,
+    spec: {
+      _tag: "TokenBucket",
+      capacity,
+      retryCost: costs.retry,
+      timeoutCost: costs.timeout,
+      successRefund: refund,
+      name
+    }
   }
 }
 

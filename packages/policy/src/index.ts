@@ -43,3 +43,27 @@ export * as Transient from "./Transient.js"
  * @category models
  */
 export * as RetryBudget from "./RetryBudget.js"
+
+/**
+ * Where a circuit breaker's state lives when breakers (processes) share it: in memory, or Redis.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export * as CircuitBreakerStore from "./CircuitBreakerStore.js"
+
+/**
+ * Where a retry budget's tokens live when clients (processes) share one bucket per server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export * as RetryBudgetStore from "./RetryBudgetStore.js"
+
+/**
+ * A cap on handshakes per second per server, in memory or shared through Redis.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export * as HandshakeLimiter from "./HandshakeLimiter.js"

@@ -8,7 +8,8 @@
  *    falling back to HTTP+SSE when asked and the endpoint looks like an old server; a failed
  *    or interrupted attempt closes its scope (its process stopped) at once;
  * 3. the attempts run under `RetryPolicy.retry` (backoff, per-attempt timeout, deadline,
- *    budget), each wrapped by `wrapAttempt` (the breaker, a handshake semaphore).
+ *    budget), each wrapped by `wrapAttempt` (the breaker, a handshake semaphore), and each
+ *    waiting first for the `HandshakeLimiter` in context, if any.
  *
  * @internal
  */
@@ -24,6 +25,7 @@ import { type McpConnectError, McpTimeoutError } from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import type { Deadlines } from "./deadlines.js"
 import { describeError, reasonOf } from "./errors.js"
+import { fleetKey, limitHandshakes } from "./fleet.js"
 import { metricsFor, type ServerMetrics } from "./metrics.js"
 import * as Session from "./session.js"
 import { errorTypeOfCause, networkTransport } from "./telemetry.js"
@@ -123,11 +125,13 @@ export const connect = (
     const spanAttributes = transport === undefined
       ? { "mcp.server.name": server }
       : { "mcp.server.name": server, "network.transport": transport }
+    // a HandshakeLimiter in context caps handshakes per server (across the fleet with Redis)
+    const limited = yield* limitHandshakes(fleetKey(valid))
     let attempts = 0
 
     const one = Effect.suspend(() => {
       const n = ++attempts
-      const run = attempt(valid, server, parent, deadlines, options)
+      const run = limited(attempt(valid, server, parent, deadlines, options))
       return (options.wrapAttempt === undefined ? run : options.wrapAttempt(run)).pipe(
         Effect.tapBoth({
           onFailure: () => Effect.sync(() => metrics.connectAttempt("failure")),

@@ -28,6 +28,7 @@ import type { CallAllOptions, CallOptions, CallOptionsWithSchema, Options, Servi
 import { makeCall } from "./call.js"
 import { clientCache } from "./client.js"
 import type { ConnectError } from "./connect.js"
+import { fleetKey, sharedBreaker, sharedBudget } from "./fleet.js"
 import { limitsOf } from "./limits.js"
 import { metricsFor } from "./metrics.js"
 import { eventsOf, type Progress, progressOf } from "./progress.js"
@@ -74,9 +75,13 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
     const clock = yield* Effect.clock
     const defaultTimeout = millis(options.callTimeout ?? options.requestTimeout ?? DEFAULT_CALL_TIMEOUT)
 
-    // 1. the breaker, which also wraps connection attempts
+    // 1. the breaker, which also wraps connection attempts; with a CircuitBreakerStore or a
+    //    RetryBudgetStore in context, its state and the budget are shared under the server's key
+    const key = fleetKey(options.server)
+    const budget = yield* sharedBudget(key, options.budget)
     const breaker = options.breaker === undefined ? undefined : yield* CircuitBreaker.make({
       ...options.breaker,
+      shared: yield* sharedBreaker(key),
       onRejected: ({ retryAfter }) => new McpCircuitOpenError({ server, retryAfter })
     })
     const outer = options.wrapAttempt
@@ -93,6 +98,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
     })
     const supervised = yield* Supervisor.make({
       ...options,
+      budget,
       maxSchemaDepth: limits.maxSchemaDepth,
       wrapAttempt,
       lazy: options.startup === "optional",
@@ -131,7 +137,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       relist: list,
       breaker,
       policy: options.callPolicy ?? defaultCallPolicy,
-      budget: options.budget,
+      budget,
       idempotentTools: new Set(options.idempotentTools ?? []),
       metrics: metricsFor(server),
       clock,

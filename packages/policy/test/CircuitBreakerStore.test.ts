@@ -1,0 +1,135 @@
+import { assert, describe, it } from "@effect/vitest"
+import { CircuitBreaker, CircuitBreakerStore, HandshakeLimiter, RetryBudget, RetryBudgetStore } from "@mcp-resilience/policy"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, TestClock } from "effect"
+
+class Boom extends Data.TaggedError("Boom")<{}> {}
+class Rejected extends Data.TaggedError("Rejected")<CircuitBreaker.RejectedInfo> {}
+
+/** `n` breakers on one key of one in-memory store (the fleet, in one process). */
+const fleet = (n: number, options: Partial<CircuitBreaker.Options<Rejected>> = {}) =>
+  Effect.gen(function*() {
+    const store = CircuitBreakerStore.makeMemory({ probeLeaseMillis: 10_000 })
+    return yield* Effect.forEach(Array.from({ length: n }), () =>
+      Effect.flatMap(store.shared("srv#1"), (shared) =>
+        CircuitBreaker.make<Rejected>({
+          strategy: CircuitBreaker.consecutive(3),
+          breakDuration: "5 seconds",
+          isFailure: () => true,
+          onRejected: (info) => new Rejected(info),
+          shared,
+          ...options
+        })))
+  })
+
+const fail = Effect.fail(new Boom())
+
+describe("CircuitBreakerStore.makeMemory", () => {
+  it.scoped("an opening by one breaker rejects the next call of every other, without running it", () =>
+    Effect.gen(function*() {
+      const [a, b, c] = yield* fleet(3)
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
+      assert.strictEqual(a!.current()._tag, "Open")
+      let ran = 0
+      for (const breaker of [b!, c!]) {
+        const exit = yield* Effect.exit(breaker.execute(Effect.sync(() => ran++)))
+        assert.isTrue(Exit.isFailure(exit), "a call through another breaker of the fleet was admitted")
+        assert.strictEqual(breaker.current()._tag, "Open")
+      }
+      assert.strictEqual(ran, 0)
+      // the others wait out the opener's break, not one of their own
+      const error = yield* Effect.flip(b!.execute(Effect.void))
+      assert.strictEqual(Duration.toMillis((error as Rejected).retryAfter), 5000)
+    }))
+
+  it.scoped("exactly one breaker of the fleet sends the half-open probe; its success closes them all", () =>
+    Effect.gen(function*() {
+      const breakers = yield* fleet(5)
+      for (let i = 0; i < 3; i++) yield* Effect.exit(breakers[0]!.execute(fail))
+      for (const b of breakers.slice(1)) yield* Effect.exit(b.execute(Effect.void))
+      yield* TestClock.adjust("5 seconds")
+      const gate = yield* Deferred.make<void>()
+      let probes = 0
+      const fibers = yield* Effect.forEach(breakers, (b) =>
+        Effect.fork(Effect.exit(b.execute(Effect.zipRight(Effect.sync(() => probes++), Deferred.await(gate))))))
+      yield* Effect.yieldNow()
+      yield* Effect.yieldNow()
+      assert.strictEqual(probes, 1, "probes sent while half-open")
+      yield* Deferred.succeed(gate, void 0)
+      const exits = yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(exits.filter(Exit.isSuccess).length, 1)
+      // every breaker admits calls again
+      for (const b of breakers) yield* b.execute(Effect.void)
+      assert.deepStrictEqual(breakers.map((b) => b.current()._tag), Array(5).fill("Closed"))
+    }))
+
+  it.scoped("a failed probe reopens every breaker; a probe whose holder vanished is granted again after its lease", () =>
+    Effect.gen(function*() {
+      const [a, b] = yield* fleet(2)
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
+      yield* TestClock.adjust("5 seconds")
+      yield* Effect.exit(b!.execute(fail)) // b's probe fails
+      const rejected = yield* Effect.flip(a!.execute(Effect.void))
+      assert.instanceOf(rejected, Rejected)
+      assert.strictEqual(a!.current()._tag, "Open")
+      yield* TestClock.adjust("5 seconds")
+      // a takes the probe and never finishes it
+      const stuck = yield* Effect.fork(a!.execute(Effect.never))
+      yield* Effect.yieldNow()
+      const denied = yield* Effect.exit(b!.execute(Effect.void))
+      assert.isTrue(Exit.isFailure(denied), "a second probe in the same window")
+      yield* TestClock.adjust("11 seconds")
+      yield* b!.execute(Effect.void)
+      assert.strictEqual(b!.current()._tag, "Closed")
+      yield* Fiber.interrupt(stuck)
+    }))
+
+  it.scoped("isolate and reset hold for the fleet", () =>
+    Effect.gen(function*() {
+      const [a, b] = yield* fleet(2)
+      yield* a!.isolate
+      const error = yield* Effect.flip(b!.execute(Effect.void))
+      assert.isTrue(Duration.equals((error as Rejected).retryAfter, Duration.infinity))
+      yield* b!.reset
+      yield* a!.execute(Effect.void)
+      assert.strictEqual(a!.current()._tag, "Closed")
+    }))
+})
+
+describe("RetryBudgetStore.makeMemory", () => {
+  it.scoped("every client of a key draws from the first budget given for it", () =>
+    Effect.gen(function*() {
+      const store = RetryBudgetStore.makeMemory()
+      const one = yield* store.budget("srv#1", RetryBudget.tokenBucket({ capacity: 10 }))
+      const two = yield* store.budget("srv#1", RetryBudget.tokenBucket({ capacity: 10 }))
+      const other = yield* store.budget("srv#2", RetryBudget.tokenBucket({ capacity: 10 }))
+      assert.isTrue(yield* one.tryRetry("retry"))
+      assert.isTrue(yield* two.tryRetry("retry"))
+      assert.isFalse(yield* two.tryRetry("retry"))
+      assert.strictEqual(yield* other.remaining, 10)
+    }))
+})
+
+describe("HandshakeLimiter.makeMemory", () => {
+  it.effect("lets a burst of `limit` through, then one per window / limit, per key", () =>
+    Effect.gen(function*() {
+      const limiter = HandshakeLimiter.makeMemory({ limit: 2 })
+      const started: Array<number> = []
+      const fiber = yield* Effect.fork(Effect.forEach(
+        Array.from({ length: 5 }),
+        () => Effect.zipRight(limiter.take("srv#1"), Effect.sync(() => started.push(1))),
+        { discard: true }
+      ))
+      const times: Array<number> = []
+      for (let t = 0; t <= 1500; t += 250) {
+        yield* Effect.yieldNow()
+        times.push(started.length)
+        yield* TestClock.adjust("250 millis")
+      }
+      yield* Fiber.join(fiber)
+      // at 0, 250, 500, 750, 1000, 1250, 1500 ms
+      assert.deepStrictEqual(times, [2, 2, 3, 3, 4, 4, 5])
+      // another key is not held up
+      yield* limiter.take("srv#2")
+      assert.throws(() => HandshakeLimiter.makeMemory({ limit: 0 }), RangeError)
+    }))
+})
