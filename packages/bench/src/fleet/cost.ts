@@ -51,7 +51,7 @@ export const storeCost = (options: CostOptions) =>
         server: echoConfig(`cost-${mode}`),
         breaker: stores.breaker,
         budget: stores.budget
-      }).pipe(Effect.provide(stores.layer), Effect.orDie)
+      }).pipe(Effect.provide(stores.context), Effect.orDie)
       variants.push({ variant: mode, tools })
     }
     const wall = new Map<Variant, Array<number>>(variants.map((v) => [v.variant, []]))

@@ -37,5 +37,10 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: "ready" }
   | { readonly type: "records"; readonly calls: ReadonlyArray<CallRecord>; readonly sent: ReadonlyArray<SentRecord> }
-  | { readonly type: "done" }
+  | {
+    readonly type: "done"
+    /** The stores' status at the end (`Shared`, `per-process`, `Local: ...`), and the calls made while it was not the first one's. */
+    readonly status: string
+    readonly callsInOtherStatus: number
+  }
   | { readonly type: "failed"; readonly error: string }

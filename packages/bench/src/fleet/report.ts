@@ -30,6 +30,9 @@ export interface Summary {
   /** Per second from `PLOT_BEFORE` s before the outage: attempts (the server's count, or the workers'). */
   readonly perSecond: ReadonlyArray<number>
   readonly sessionsOpened: number
+  /** The stores' statuses at the end, with how many workers had each; calls made in another status than the start's. */
+  readonly storeStatus: string
+  readonly callsInOtherStatus: number
 }
 
 /** The plot starts this many seconds before the outage. */
@@ -77,7 +80,10 @@ export const summarize = (run: RunData, outage: Outage): Summary => {
     healthyMedianMillis: median(healthy.map((c) => c.end - c.at)),
     healthyRate: healthy.length / healthySeconds,
     perSecond,
-    sessionsOpened: run.sessionsOpened
+    sessionsOpened: run.sessionsOpened,
+    storeStatus: [...new Set(run.statuses)].map((st) => `${st} (${run.statuses.filter((x) => x === st).length})`)
+      .join(", "),
+    callsInOtherStatus: run.callsInOtherStatus
   }
 }
 
@@ -90,8 +96,8 @@ export const budgetRetries = (mode: string, workers: number, capacity: number) =
 
 export const table = (rows: ReadonlyArray<Summary>, capacity: number): string =>
   [
-    "| stores | workers | attempts on the server during the outage | initialize / tools/call / other | requests the workers sent during it | retries the budgets allow | calls during it, failed fast (breaker open) | first success after the return: median / max | workers not recovered | healthy call over HTTP, median | healthy calls/s (fleet) |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| stores | workers | attempts on the server during the outage | initialize / tools/call / other | requests the workers sent during it | retries the budgets allow | calls during it, failed fast (breaker open) | first success after the return: median / max | workers not recovered | healthy call over HTTP, median | healthy calls/s (fleet) | stores' status at the end (workers); calls in another |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...rows.map((r) =>
       `| ${r.mode} | ${r.workers} | ${int(r.serverAttempts)} | ${int(r.serverByKind.initialize!)} / ${
         int(r.serverByKind["tools/call"]!)
@@ -99,7 +105,9 @@ export const table = (rows: ReadonlyArray<Summary>, capacity: number): string =>
         int(budgetRetries(r.mode, r.workers, capacity))
       } | ${int(r.outageCalls)}, ${int(r.failedFast)} | ${secs(median(r.recovery))} / ${
         secs(Math.max(...r.recovery))
-      } | ${r.unrecovered} | ${r.healthyMedianMillis.toFixed(2)} ms | ${r.healthyRate.toFixed(1)} |`
+      } | ${r.unrecovered} | ${r.healthyMedianMillis.toFixed(2)} ms | ${r.healthyRate.toFixed(1)} | ${r.storeStatus}; ${
+        int(r.callsInOtherStatus)
+      } |`
     )
   ].join("\n")
 

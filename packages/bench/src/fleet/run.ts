@@ -46,6 +46,9 @@ export interface RunData {
   readonly sent: ReadonlyArray<ReadonlyArray<SentRecord>>
   /** Seconds from the first fork to the last worker connected. */
   readonly startupSeconds: number
+  /** Per worker: the stores' status at the end, and the calls made while it differed from the start's. */
+  readonly statuses: ReadonlyArray<string>
+  readonly callsInOtherStatus: number
 }
 
 const workerFile = fileURLToPath(new URL("./worker.ts", import.meta.url))
@@ -86,6 +89,8 @@ export const runMode = async (options: RunOptions): Promise<RunData> => {
   const sent: Array<Array<SentRecord>> = Array.from({ length: options.workers }, () => [])
   const ready = new Set<number>()
   const done = new Set<number>()
+  const statuses: Array<string> = []
+  let callsInOtherStatus = 0
   let failure: string | undefined
   const send = (message: ToWorker) => {
     for (const child of children) if (child.connected) child.send(message)
@@ -109,8 +114,11 @@ export const runMode = async (options: RunOptions): Promise<RunData> => {
         else if (message.type === "records") {
           calls[index]!.push(...message.calls)
           sent[index]!.push(...message.sent)
-        } else if (message.type === "done") done.add(index)
-        else failure ??= `worker ${index} failed: ${message.error}`
+        } else if (message.type === "done") {
+          done.add(index)
+          statuses[index] = message.status
+          callsInOtherStatus += message.callsInOtherStatus
+        } else failure ??= `worker ${index} failed: ${message.error}`
       })
       child.send(
         {
@@ -165,7 +173,9 @@ export const runMode = async (options: RunOptions): Promise<RunData> => {
       sessionsOpened: server.sessionsOpened(),
       calls,
       sent,
-      startupSeconds
+      startupSeconds,
+      statuses,
+      callsInOtherStatus
     }
   } finally {
     await Promise.all(children.map((child) => kill(child, 3_000)))

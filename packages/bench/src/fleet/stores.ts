@@ -12,6 +12,8 @@
  */
 import type { McpToolsTypes } from "@mcp-resilience/client"
 import { CircuitBreaker, RetryBudget } from "@mcp-resilience/policy"
+import { RedisFleet } from "@mcp-resilience/redis"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -37,12 +39,18 @@ export interface SharedState {
   readonly prefix: string
 }
 
-/** What `McpTools.make` gets from a mode, and the layer of store services its program needs. */
+/** What `McpTools.make` gets from a mode, and the store services its program needs. */
 export interface Stores {
   readonly breaker: NonNullable<McpToolsTypes.Options["breaker"]>
   readonly budget: RetryBudget.RetryBudget
-  /** The store services (none for `per-process`: the in-memory stores are the default). */
-  readonly layer: Layer.Layer<never>
+  /**
+   * The store services to provide to `McpTools.make` (none for `per-process`: without a store each
+   * breaker and budget is its own). Built in the caller's scope, so that their connections live as
+   * long as the service that uses them.
+   */
+  readonly context: Context.Context<never>
+  /** `Shared` while the fleet's state is shared, otherwise why not (`per-process`, `Local: ...`). */
+  readonly status: Effect.Effect<string>
 }
 
 /** A mode that cannot run here; the study reports it and goes on without it. */
@@ -65,29 +73,33 @@ export const perProcessStores = (settings: StoreSettings): Effect.Effect<Stores,
   Effect.succeed({
     breaker: breakerOptions(settings),
     budget: RetryBudget.tokenBucket({ capacity: settings.budgetCapacity, name: "fleet" }),
-    layer: Layer.empty
+    context: Context.empty(),
+    status: Effect.succeed("per-process")
   })
 
 /**
  * Redis stores: the breaker state and the retry budget shared by every process through the Redis at
- * `shared.redisUrl`, under keys starting with `shared.prefix`.
- *
- * THE ONE PLACE TO FILL IN once `@mcp-resilience/redis` (branch `fleet-stores`) has landed: build its
- * layers here (connected to `shared.redisUrl`, keys under `shared.prefix`) and return the breaker
- * options and budget that use them; the rest of the study (workers, redis-server, report) already
- * runs this mode whenever this function succeeds.
+ * `shared.redisUrl`, under keys starting with `shared.prefix`: `RedisFleet.layer` of
+ * `@mcp-resilience/redis`, whose `CircuitBreakerStore` and `RetryBudgetStore` `McpTools` picks from
+ * context (keyed per server: every worker has the same server name and URL, so one key). The breaker
+ * options and the local budget are those of the per-process mode; the store makes the budget the
+ * fleet's one bucket. Its other options are the package's defaults (100 ms per Redis call, fallback to
+ * local state when Redis fails, no handshake limit).
  */
 export const redisStores = (
-  _settings: StoreSettings,
-  _shared: SharedState
+  settings: StoreSettings,
+  shared: SharedState
 ): Effect.Effect<Stores, ModeUnavailable, Scope.Scope> =>
-  Effect.fail(
-    new ModeUnavailable({
-      mode: "redis",
-      reason: "the Redis stores (@mcp-resilience/redis) are not wired into the study yet: fill in redisStores in " +
-        "packages/bench/src/fleet/stores.ts"
-    })
-  )
+  Effect.gen(function*() {
+    const context = yield* Layer.build(RedisFleet.layer({ url: shared.redisUrl, prefix: shared.prefix }))
+    const fleet = Context.get(context, RedisFleet.RedisFleet)
+    return {
+      breaker: breakerOptions(settings),
+      budget: RetryBudget.tokenBucket({ capacity: settings.budgetCapacity, name: "fleet" }),
+      context,
+      status: Effect.map(fleet.status, (s) => (s._tag === "Shared" ? "Shared" : `${s._tag}: ${s.reason}`))
+    }
+  })
 
 /** The stores of `mode`. */
 export const storesFor = (

@@ -59,15 +59,18 @@ const run = (config: WorkerConfig, go: Deferred.Deferred<void>, stop: Deferred.D
       breaker: stores.breaker,
       budget: stores.budget,
       callTimeout: "10 seconds"
-    }).pipe(Effect.provide(stores.layer))
+    }).pipe(Effect.provide(stores.context))
     send({ type: "ready" })
     yield* Deferred.await(go)
     const interval = 1000 / config.rate
     // a random phase, so that the workers do not call in step
     yield* Effect.sleep(Math.random() * interval)
     const args = { text: `worker ${config.index}` }
+    const initial = yield* stores.status
+    let callsInOtherStatus = 0
     const loop = Effect.gen(function*() {
       while (true) {
+        if ((yield* stores.status) !== initial) callsInOtherStatus++
         const at = now()
         const result = yield* Effect.either(tools.call("echo", args))
         const end = now()
@@ -77,6 +80,10 @@ const run = (config: WorkerConfig, go: Deferred.Deferred<void>, stop: Deferred.D
     })
     // stop interrupts the call in flight; closing the scope then deletes the session
     yield* Effect.raceFirst(loop, Deferred.await(stop))
+    return {
+      status: initial === (yield* stores.status) ? initial : `${initial}, then ${yield* stores.status}`,
+      callsInOtherStatus
+    }
   })).pipe(Logger.withMinimumLogLevel(LogLevel.None))
 
 const main = () => {
@@ -90,10 +97,10 @@ const main = () => {
     else {
       countRequests(message.config.url)
       Effect.runPromise(run(message.config, go, stop)).then(
-        () => {
+        ({ callsInOtherStatus, status }) => {
           clearInterval(timer)
           flush()
-          send({ type: "done" })
+          send({ type: "done", status, callsInOtherStatus })
           process.disconnect()
         },
         (error: unknown) => {
