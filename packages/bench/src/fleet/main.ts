@@ -154,24 +154,35 @@ const main = async () => {
   if (runnable.length === 0) throw new Error("fleet study: no mode can run")
   const summaries: Array<Summary> = []
   const loads: Array<string> = []
+  const failed = new Map<Mode, string>()
   for (const mode of runnable) {
     loads.push(load())
-    const data = await runMode({
-      mode,
-      workers,
-      rate,
-      outage,
-      settings,
-      healthySeconds,
-      outageSeconds,
-      recoverSeconds: quick ? 20 : 90,
-      tailSeconds: quick ? 1 : 5,
-      startSeconds: 60 + 5 * workers,
-      log,
-      children
-    })
-    summaries.push(summarize(data, outage))
+    try {
+      const data = await runMode({
+        mode,
+        workers,
+        rate,
+        outage,
+        settings,
+        healthySeconds,
+        outageSeconds,
+        recoverSeconds: quick ? 20 : 90,
+        tailSeconds: quick ? 1 : 5,
+        startSeconds: 120 + 10 * workers,
+        log,
+        children
+      })
+      summaries.push(summarize(data, outage))
+      log(table(summaries.slice(-1), settings.budgetCapacity).split("\n").slice(2).join("\n"))
+    } catch (error) {
+      // the other mode still runs: its figures are not lost
+      failed.set(mode, error instanceof Error ? error.message : String(error))
+      log(`  ${mode}: FAILED: ${failed.get(mode)}`)
+      process.exitCode = 1
+    }
   }
+  for (const [mode, reason] of failed) unavailable.set(mode, `failed: ${reason}`)
+  if (summaries.length === 0) throw new Error("fleet study: no mode ran to the end")
   const fleetTable = table(summaries, settings.budgetCapacity)
   const storesTable = costTable(cost)
   const wallSeconds = (performance.now() - started) / 1000
@@ -186,7 +197,7 @@ const main = async () => {
       loads.join(", ")
     }`
   )
-  if (!write) return
+  if (!write || failed.size > 0) return
 
   const imgDir = path.join(root, "docs", "img")
   fs.mkdirSync(imgDir, { recursive: true })

@@ -130,10 +130,18 @@ export const runMode = async (options: RunOptions): Promise<RunData> => {
     const check = () => {
       if (failure !== undefined) throw new Error(`fleet study (${options.mode}): ${failure}`)
     }
+    let reported = 0
     await until(
-      () => (check(), ready.size === options.workers),
+      () => {
+        check()
+        if (ready.size >= reported + 5) {
+          reported = ready.size
+          options.log(`  ${options.mode}: ${ready.size}/${options.workers} workers connected`)
+        }
+        return ready.size === options.workers
+      },
       options.startSeconds * 1000,
-      "the workers did not connect"
+      `the workers did not connect (${ready.size} of ${options.workers} did)`
     )
     const startupSeconds = (now() - forkedAt) / 1000
     options.log(`  ${options.mode}: ${options.workers} workers connected in ${startupSeconds.toFixed(1)} s`)
