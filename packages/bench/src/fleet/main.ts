@@ -15,6 +15,7 @@
  *   --outage 503|refuse                 the server answers 503 (default), or closes its listener (refused)
  *   --modes per-process,redis           the modes to run (default both)
  *   --workers N  --rate N (calls/s per worker)  --outage-seconds N  --healthy-seconds N
+ *   --raw FILE                          also writes every run's records (calls, requests, phases) to FILE as JSON
  *   --breaker-failures N (default 5)  --break-seconds N (default 5; 1 with --quick)  --budget N (token bucket capacity, default 500)
  *
  * A mode that cannot run (no redis-server, or Redis stores not wired in `stores.ts`) is reported and
@@ -32,7 +33,7 @@ import { makeChildren } from "./children.js"
 import { type CostRow, storeCost } from "./cost.js"
 import { redisServerAvailable, startRedis } from "./redis.js"
 import { costTable, plot, summarize, type Summary, table } from "./report.js"
-import { runMode } from "./run.js"
+import { type RunData, runMode } from "./run.js"
 import type { Outage } from "./server.js"
 import { type Mode, MODES, type StoreSettings } from "./stores.js"
 
@@ -40,10 +41,11 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../../../..")
 
 const USAGE = "usage: pnpm bench:fleet [--quick] [--no-write] [--outage 503|refuse] [--modes per-process,redis] " +
-  "[--workers N] [--rate N] [--outage-seconds N] [--healthy-seconds N] [--breaker-failures N] [--break-seconds N] [--budget N]"
+  "[--workers N] [--rate N] [--outage-seconds N] [--healthy-seconds N] [--breaker-failures N] [--break-seconds N] [--budget N] [--raw FILE]"
 
 const argv = process.argv.slice(2).filter((arg) => arg !== "--")
 const VALUED = [
+  "--raw",
   "--outage",
   "--modes",
   "--workers",
@@ -155,6 +157,7 @@ const main = async () => {
   const summaries: Array<Summary> = []
   const loads: Array<string> = []
   const failed = new Map<Mode, string>()
+  const raw: Array<RunData> = []
   for (const mode of runnable) {
     loads.push(load())
     try {
@@ -173,6 +176,7 @@ const main = async () => {
         children
       })
       summaries.push(summarize(data, outage))
+      raw.push(data)
       log(table(summaries.slice(-1), settings.budgetCapacity).split("\n").slice(2).join("\n"))
     } catch (error) {
       // the other mode still runs: its figures are not lost
@@ -183,6 +187,8 @@ const main = async () => {
   }
   for (const [mode, reason] of failed) unavailable.set(mode, `failed: ${reason}`)
   if (summaries.length === 0) throw new Error("fleet study: no mode ran to the end")
+  const rawFile = value("--raw")
+  if (rawFile !== undefined) fs.writeFileSync(rawFile, JSON.stringify({ settings, outage, rate, runs: raw }))
   const fleetTable = table(summaries, settings.budgetCapacity)
   const storesTable = costTable(cost)
   const wallSeconds = (performance.now() - started) / 1000
