@@ -239,7 +239,7 @@ const main = async () => {
     fleetTable,
     "",
     `- **attempts on the server**: HTTP requests that reached it while it was down (initialize and \`notifications/initialized\` counted as initialize); **requests the workers sent** counts the same in the workers, around \`fetch\`. **retries the budgets allow**: ${settings.budgetCapacity} / 5 per bucket, one bucket per worker or one for the fleet; a first attempt takes no token.`,
-    `- **first success after the return**: from the server's return to the end of each worker's first successful call (${recoveryLine}).`,
+    `- **first success after the return**: from the server's return to the end of each worker's first successful call that ended after it (a call that started during the outage and waited counts): the fleet's first, the median worker's, the last worker's (${recoveryLine}).`,
     "",
     "What a healthy call pays for the stores (one in-memory session in the study's process, the same loop of `tools.call` per variant in alternating rounds):",
     "",

@@ -20,7 +20,7 @@ export interface Summary {
   /** Calls started while it was down, and those that failed fast on an open breaker. */
   readonly outageCalls: number
   readonly failedFast: number
-  /** Per worker: ms from the return to the end of its first successful call started after it. */
+  /** Per worker: ms from the return to the end of its first successful call that ended after it. */
   readonly recovery: ReadonlyArray<number>
   /** Workers with no success after the return. */
   readonly unrecovered: number
@@ -53,7 +53,8 @@ export const summarize = (run: RunData, outage: Outage): Summary => {
   const outageCalls = calls.filter((c) => during(c.at))
   const recovery: Array<number> = []
   for (const mine of run.calls) {
-    const first = mine.find((c) => c.outcome === "ok" && c.at >= run.upAt)
+    // a call started during the outage that succeeds after the return counts: it waited for it
+    const first = mine.find((c) => c.outcome === "ok" && c.end >= run.upAt)
     if (first !== undefined) recovery.push(first.end - run.upAt)
   }
   // healthy: after a first second of settling, before the outage
@@ -96,18 +97,18 @@ export const budgetRetries = (mode: string, workers: number, capacity: number) =
 
 export const table = (rows: ReadonlyArray<Summary>, capacity: number): string =>
   [
-    "| stores | workers | attempts on the server during the outage | initialize / tools/call / other | requests the workers sent during it | retries the budgets allow | calls during it, failed fast (breaker open) | first success after the return: median / max | workers not recovered | healthy call over HTTP, median | healthy calls/s (fleet) | stores' status at the end (workers); calls in another |",
+    "| stores | workers | attempts on the server during the outage | initialize / tools/call / other | requests the workers sent during it | retries the budgets allow | calls during it, failed fast (breaker open) | first success after the return: first / median / max | workers not recovered | healthy call over HTTP, median | healthy calls/s (fleet) | stores' status at the end (workers); calls in another |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...rows.map((r) =>
       `| ${r.mode} | ${r.workers} | ${int(r.serverAttempts)} | ${int(r.serverByKind.initialize!)} / ${
         int(r.serverByKind["tools/call"]!)
       } / ${int(r.serverByKind.other!)} | ${int(r.sentAttempts)} | ${
         int(budgetRetries(r.mode, r.workers, capacity))
-      } | ${int(r.outageCalls)}, ${int(r.failedFast)} | ${secs(median(r.recovery))} / ${
-        secs(Math.max(...r.recovery))
-      } | ${r.unrecovered} | ${r.healthyMedianMillis.toFixed(2)} ms | ${r.healthyRate.toFixed(1)} | ${r.storeStatus}; ${
-        int(r.callsInOtherStatus)
-      } |`
+      } | ${int(r.outageCalls)}, ${int(r.failedFast)} | ${secs(Math.min(...r.recovery))} / ${
+        secs(median(r.recovery))
+      } / ${secs(Math.max(...r.recovery))} | ${r.unrecovered} | ${r.healthyMedianMillis.toFixed(2)} ms | ${
+        r.healthyRate.toFixed(1)
+      } | ${r.storeStatus}; ${int(r.callsInOtherStatus)} |`
     )
   ].join("\n")
 

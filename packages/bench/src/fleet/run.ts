@@ -157,7 +157,7 @@ export const runMode = async (options: RunOptions): Promise<RunData> => {
     await server.up()
     const upAt = now()
     options.log(`  ${options.mode}: server back`)
-    const recovered = () => calls.every((mine) => mine.some((c) => c.outcome === "ok" && c.at >= upAt))
+    const recovered = () => calls.every((mine) => mine.some((c) => c.outcome === "ok" && c.end >= upAt))
     await until(
       () => (check(), recovered()),
       options.recoverSeconds * 1000,
