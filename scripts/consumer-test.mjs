@@ -17,7 +17,7 @@ import { clearTimeout, setTimeout } from "node:timers"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const packages = ["policy", "client", "testing", "cli", "ai"]
+const packages = ["policy", "client", "testing", "cli", "ai", "redis"]
 const keep = process.argv.includes("--keep")
 const started = Date.now()
 

@@ -107,12 +107,64 @@ export const PrivateKeyJwt = Schema.TaggedStruct("PrivateKeyJwt", {
 export type PrivateKeyJwt = typeof PrivateKeyJwt.Type
 
 /**
+ * Where the ID token of {@link CrossAppAccess} comes from: run each time a new access token is
+ * needed, so it can hand out a fresh one (e.g. read it again after the user signed in anew).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type IdTokenSource = Effect.Effect<Redacted.Redacted<string>, McpAuthError>
+
+const IdTokenEffect = Schema.declare((u: unknown): u is IdTokenSource => Effect.isEffect(u), {
+  identifier: "IdTokenSource",
+  description: "an Effect that yields the ID token"
+})
+
+/**
+ * Enterprise-managed authorization (SEP-990, "cross-app access"): the user's ID token from the
+ * enterprise identity provider (IdP) is exchanged there for an identity assertion grant (ID-JAG,
+ * RFC 8693 token exchange, with the MCP server's authorization server as audience and the MCP
+ * server as resource), which the MCP authorization server takes as a JWT-bearer grant (RFC 7523)
+ * from this client (`clientId`/`clientSecret`, sent with HTTP Basic by default). No browser step.
+ *
+ * - `idToken`: the ID token itself, or an Effect that yields one (run for every new token);
+ * - `idpClientId` (and `idpClientSecret` for a confidential client): this client at the IdP;
+ * - `idpTokenEndpoint`, or `idpIssuer` to discover it from the IdP's metadata.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const CrossAppAccess = Schema.TaggedStruct("CrossAppAccess", {
+  clientId: NonEmpty,
+  clientSecret: Secret,
+  method: Schema.optionalWith(Schema.Literal("basic", "post"), { default: () => "basic" as const }),
+  idToken: Schema.Union(Secret, IdTokenEffect),
+  idpClientId: NonEmpty,
+  idpClientSecret: Schema.optional(Secret),
+  idpIssuer: Schema.optional(NonEmpty),
+  idpTokenEndpoint: Schema.optional(NonEmpty),
+  scope: Schema.optional(Scopes),
+  issuer: Schema.optional(NonEmpty)
+}).pipe(
+  Schema.filter((a) =>
+    a.idpIssuer !== undefined || a.idpTokenEndpoint !== undefined ||
+    "needs idpTokenEndpoint, or idpIssuer to discover it"
+  )
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CrossAppAccess = typeof CrossAppAccess.Type
+
+/**
  * The `auth` option of an HTTP or SSE server config.
  *
  * @since 0.1.0
  * @category models
  */
-export const Auth = Schema.Union(AuthorizationCode, ClientCredentials, PrivateKeyJwt)
+export const Auth = Schema.Union(AuthorizationCode, ClientCredentials, PrivateKeyJwt, CrossAppAccess)
 
 /**
  * @since 0.1.0
@@ -169,6 +221,41 @@ export const clientCredentials = (
  */
 export const privateKeyJwt = (options: Plain<Omit<PrivateKeyJwt, "_tag">>): PrivateKeyJwt =>
   defined({ _tag: "PrivateKeyJwt" as const, ...options, privateKey: secret(options.privateKey) }) as PrivateKeyJwt
+
+/**
+ * Options of {@link crossAppAccess}: plain strings for secrets are wrapped in `Redacted`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CrossAppAccessOptions {
+  readonly clientId: string
+  readonly clientSecret: string | Redacted.Redacted<string>
+  readonly method?: "basic" | "post"
+  readonly idToken: string | Redacted.Redacted<string> | IdTokenSource
+  readonly idpClientId: string
+  readonly idpClientSecret?: string | Redacted.Redacted<string>
+  readonly idpIssuer?: string
+  readonly idpTokenEndpoint?: string
+  readonly scope?: string
+  readonly issuer?: string
+}
+
+/**
+ * Enterprise-managed authorization (see {@link CrossAppAccess}).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const crossAppAccess = (options: CrossAppAccessOptions): CrossAppAccess =>
+  defined({
+    _tag: "CrossAppAccess" as const,
+    ...options,
+    method: options.method ?? "basic",
+    clientSecret: secret(options.clientSecret),
+    idToken: typeof options.idToken === "string" ? Redacted.make(options.idToken) : options.idToken,
+    idpClientSecret: options.idpClientSecret === undefined ? undefined : secret(options.idpClientSecret)
+  }) as CrossAppAccess
 
 /**
  * Tokens as stored: the secrets `Redacted`, `expiresAt` in epoch milliseconds, `issuer` the
@@ -233,16 +320,19 @@ export declare namespace TokenStore {
 }
 
 /**
- * Where tokens and dynamically registered clients are kept, by server URL. The default is one
- * in-memory store for the process (tokens survive reconnects, not restarts);
- * {@link TokenStore.layerFile} keeps them in a JSON file with mode 0600 (the CLI's store).
+ * Where tokens and dynamically registered clients are kept, by server URL. When none is
+ * provided, each `McpTools` layer (and each `McpClient`) keeps its own in memory: tokens survive
+ * its reconnects, not restarts, and no other layer sees them. Provide one to share it:
+ * {@link TokenStore.layerMemory} for the layers it is provided to, {@link TokenStore.layerFile}
+ * for a JSON file with mode 0600 (the CLI's store).
  *
  * @since 0.1.0
  * @category models
  */
-export class TokenStore extends Context.Reference<TokenStore>()("@mcp-resilience/client/McpAuth/TokenStore", {
-  defaultValue: (): TokenStore.Service => memoryStore()
-}) {
+export class TokenStore extends Context.Tag("@mcp-resilience/client/McpAuth/TokenStore")<
+  TokenStore,
+  TokenStore.Service
+>() {
   /**
    * A store from its three operations.
    *
@@ -270,7 +360,7 @@ export class TokenStore extends Context.Reference<TokenStore>()("@mcp-resilience
    */
   static layer = (service: TokenStore.Service): Layer.Layer<TokenStore> => Layer.succeed(TokenStore, service)
   /**
-   * A fresh in-memory store.
+   * A fresh in-memory store, shared by every layer it is provided to.
    *
    * @since 0.1.0
    * @category layers

@@ -16,6 +16,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { fromSession } from "./internal/client.js"
@@ -23,6 +24,7 @@ import { connect } from "./internal/connect.js"
 import { Deadlines, DeadlineTimer } from "./internal/deadlines.js"
 import { fleetKey, sharedBudget } from "./internal/fleet.js"
 import { addFinalizer } from "./internal/release.js"
+import { TokenStore } from "./McpAuth.js"
 import type { McpAuthError, McpCircuitOpenError, McpConfigError, McpProtocolError } from "./McpError.js"
 import type { McpConnectError, McpTimeoutError } from "./McpError.js"
 import type * as McpHandlers from "./McpHandlers.js"
@@ -142,7 +144,11 @@ export const make = (
     const deadlines = new Deadlines(new DeadlineTimer(clock), Runtime.runFork(yield* Effect.runtime<never>()))
     // a RetryBudgetStore in context shares the budget per server (across the fleet with Redis)
     const budget = yield* sharedBudget(fleetKey(config), options.budget)
-    const { attempts, session } = yield* connect(config, deadlines, { ...options, budget })
+    // OAuth tokens: the TokenStore provided, else one in memory for this client's attempts alone
+    const tokens = Option.getOrElse(yield* Effect.serviceOption(TokenStore), TokenStore.memory)
+    const { attempts, session } = yield* connect(config, deadlines, { ...options, budget }).pipe(
+      Effect.provideService(TokenStore, tokens)
+    )
     // added last, so it runs first when the session closes: nothing of it expires during its release
     yield* addFinalizer(deadlines.shutdown)
     return fromSession(session, attempts, options.requestTimeout)

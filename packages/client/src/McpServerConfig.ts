@@ -177,7 +177,7 @@ export interface HttpOptions {
   readonly fallbackToSse?: boolean
   /** The bound on one answer or SSE event the server sends, in bytes. Default 10 MiB. */
   readonly maxMessageBytes?: number
-  /** OAuth authorization: `McpAuth.authorizationCode(...)`, `.clientCredentials(...)`, `.privateKeyJwt(...)`. */
+  /** OAuth authorization: `McpAuth.authorizationCode(...)`, `.clientCredentials(...)`, `.privateKeyJwt(...)`, `.crossAppAccess(...)`. */
   readonly auth?: McpAuth.Auth
 }
 

@@ -12,10 +12,12 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { Provider } from "./internal/auth/provider.js"
+import { memoryStore } from "./internal/auth/stores.js"
 import { authFetch, AuthSse, AuthStreamableHttp } from "./internal/auth/transport.js"
 import { recordingFetch } from "./internal/httpFetch.js"
 import { scrubber } from "./internal/redact.js"
@@ -136,11 +138,14 @@ const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: st
           server,
           url: url.href,
           auth: config.auth,
-          store: yield* TokenStore,
+          // McpTools and McpClient provide one; a transport opened on its own keeps its tokens itself
+          store: Option.getOrElse(yield* Effect.serviceOption(TokenStore), memoryStore),
           authorization: yield* Authorization,
           runtime: yield* Effect.runtime<never>()
         })
         const options = { requestInit, fetch: authFetch(provider, recorder.fetchFn) }
+        // the provider's own requests (the identity provider's token exchange) go the same way
+        provider.fetchFn = options.fetch
         const transport = config._tag === "Http"
           ? new AuthStreamableHttp(url, options, provider)
           : new AuthSse(url, options, provider)

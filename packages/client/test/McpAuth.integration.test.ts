@@ -451,6 +451,38 @@ describe("secrets", () => {
 })
 
 describe("token store", () => {
+  it.live("with none provided, two McpTools layers keep their tokens apart; one provided store is shared", () =>
+    Effect.gen(function*() {
+      const server = yield* authServer({ clients: { agent: "layer-secret" } })
+      const layer = () =>
+        McpTools.layer({
+          server: McpServerConfig.http({
+            url: server.mcpUrl,
+            auth: McpAuth.clientCredentials({ clientId: "agent", clientSecret: "layer-secret" })
+          }),
+          policy: once
+        })
+      const echo = Effect.flatMap(McpTools, (tools) => tools.call("echo", { text: "x" }))
+      // two layers alive at once in one process (two users, say), no TokenStore provided
+      const first = yield* Layer.build(layer())
+      const second = yield* Layer.build(layer())
+      for (let round = 0; round < 2; round++) {
+        yield* Effect.provide(echo, first)
+        yield* Effect.provide(echo, second)
+      }
+      // each obtained its own token: the second did not reuse the first one's
+      assert.strictEqual(server.tokenRequests.length, 2)
+      // one store provided to two layers: the second reuses the token the first stored
+      yield* Effect.gen(function*() {
+        const a = yield* Layer.build(layer())
+        const b = yield* Layer.build(layer())
+        yield* Effect.provide(echo, a)
+        yield* Effect.provide(echo, b)
+      }).pipe(Effect.scoped, Effect.provide(McpAuth.TokenStore.layerMemory))
+      assert.strictEqual(server.tokenRequests.length, 3)
+      assert.deepStrictEqual(server.toolCalls.length, 6)
+    }).pipe(Effect.scoped, quiet))
+
   it.live("a second program reuses the stored tokens without authorizing again", () =>
     Effect.gen(function*() {
       const server = yield* authServer()

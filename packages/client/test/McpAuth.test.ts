@@ -61,6 +61,58 @@ describe("auth config", () => {
       assert.strictEqual(built.path, "auth.privateKey")
     }))
 
+  it.effect("cross-app access: the ID token from JSON is Redacted; an Effect source passes validation", () =>
+    Effect.gen(function*() {
+      const config = yield* McpServerConfig.decode({
+        _tag: "Http",
+        url: "https://mcp.example.com/mcp",
+        auth: {
+          _tag: "CrossAppAccess",
+          clientId: "agent",
+          clientSecret: "as-secret",
+          idToken: "eyJ.id.token",
+          idpClientId: "idp-client",
+          idpIssuer: "https://idp.example.com"
+        }
+      })
+      const auth = (config as McpServerConfig.Http).auth
+      assert.strictEqual(auth?._tag, "CrossAppAccess")
+      if (auth?._tag === "CrossAppAccess") {
+        assert.isTrue(Redacted.isRedacted(auth.idToken))
+        assert.strictEqual(auth.method, "basic")
+      }
+      assert.notInclude(`${String(config)} ${JSON.stringify(config)}`, "eyJ.id.token")
+      assert.notInclude(`${String(config)} ${JSON.stringify(config)}`, "as-secret")
+      const source = Effect.succeed(Redacted.make("fresh"))
+      const built = McpServerConfig.http({
+        url: "https://mcp.example.com/mcp",
+        auth: McpAuth.crossAppAccess({
+          clientId: "agent",
+          clientSecret: "s",
+          idToken: source,
+          idpClientId: "c",
+          idpTokenEndpoint: "https://idp.example.com/token"
+        })
+      })
+      const valid = yield* McpServerConfig.validate(built)
+      assert.strictEqual((valid as McpServerConfig.Http).auth?._tag, "CrossAppAccess")
+      const auth2 = (valid as McpServerConfig.Http).auth as McpAuth.CrossAppAccess
+      assert.strictEqual(auth2.idToken, source)
+    }))
+
+  it.effect("cross-app access without the IdP's token endpoint or issuer is a config error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        McpServerConfig.decode({
+          _tag: "Http",
+          url: "https://mcp.example.com/mcp",
+          auth: { _tag: "CrossAppAccess", clientId: "a", clientSecret: "s", idToken: "t", idpClientId: "c" }
+        }, "mcpServers.crm")
+      )
+      assert.strictEqual(error.path, "mcpServers.crm.auth")
+      assert.include(error.reason, "idpTokenEndpoint")
+    }))
+
   it("constructors fill the defaults and wrap secrets", () => {
     assert.strictEqual(McpAuth.authorizationCode().redirectUrl, "http://127.0.0.1:33418/callback")
     assert.strictEqual(McpAuth.clientCredentials({ clientId: "a", clientSecret: "b" }).method, "basic")

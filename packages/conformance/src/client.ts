@@ -16,6 +16,11 @@ interface Context {
   readonly client_secret?: string
   readonly private_key_pem?: string
   readonly signing_algorithm?: string
+  /** Enterprise-managed authorization (SEP-990): the user's ID token and the identity provider. */
+  readonly idp_id_token?: string
+  readonly idp_client_id?: string
+  readonly idp_issuer?: string
+  readonly idp_token_endpoint?: string
 }
 
 const url = process.argv[2]
@@ -35,6 +40,17 @@ const authFor = (name: string): McpAuth.Auth | undefined => {
     return McpAuth.clientCredentials({
       clientId: context.client_id ?? "",
       clientSecret: Redacted.make(context.client_secret)
+    })
+  }
+  if (context.idp_id_token !== undefined && context.client_secret !== undefined) {
+    // token exchange at the identity provider, then a JWT-bearer grant with the ID-JAG
+    return McpAuth.crossAppAccess({
+      clientId: context.client_id ?? "",
+      clientSecret: Redacted.make(context.client_secret),
+      idToken: Redacted.make(context.idp_id_token),
+      idpClientId: context.idp_client_id ?? "",
+      ...(context.idp_issuer === undefined ? {} : { idpIssuer: context.idp_issuer }),
+      ...(context.idp_token_endpoint === undefined ? {} : { idpTokenEndpoint: context.idp_token_endpoint })
     })
   }
   if (context.client_id !== undefined) {

@@ -69,6 +69,11 @@ export interface Tracker {
  */
 export interface Strategy {
   readonly make: () => Tracker
+  /**
+   * For breakers that share a store: the failures in a row, counted across all of them, that
+   * open the breaker for all (`consecutive` sets it). Absent: each breaker's own `Tracker` decides.
+   */
+  readonly fleetThreshold?: number | undefined
 }
 
 const assertInteger = (name: string, value: number, min: number) => {
@@ -81,14 +86,16 @@ const assertInteger = (name: string, value: number, min: number) => {
  * Opens after `threshold` failures in a row; any success starts the count again.
  *
  * Use it for a dependency with little traffic, where a ratio over a window would rarely
- * reach a meaningful throughput. Throws a `RangeError` unless `threshold` is an integer >= 1.
+ * reach a meaningful throughput. Breakers that share a store (`CircuitBreakerStore`) also count
+ * their failures together: `threshold` failures across them, with no success in between from a
+ * breaker that reported one, open all of them. Throws a `RangeError` unless `threshold` is an integer >= 1.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const consecutive = (threshold: number): Strategy => {
   assertInteger("threshold", threshold, 1)
-  return { make: () => consecutiveTracker(threshold) }
+  return { make: () => consecutiveTracker(threshold), fleetThreshold: threshold }
 }
 
 /**

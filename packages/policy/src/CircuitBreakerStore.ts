@@ -4,11 +4,12 @@
  * layer of `@mcp-resilience/redis`). Without a store a breaker keeps its state to itself, as it
  * always did.
  *
- * A breaker made with a `Shared` handle still decides alone while it is closed: its strategy
- * counts its own calls, and a call through a closed breaker reads two fields, never the store.
- * The store sees the transitions: an opening (fleet-wide at once), the half-open probe (one
- * breaker of the fleet gets it per window), the probe's outcome, `isolate` and `reset`. What
- * other breakers did arrives in the handle's `inbox`, which the breaker reads at its next call.
+ * A call through a closed breaker that succeeds reads two fields, never the store. The store
+ * sees failures (`consecutive` strategies count them across the breakers; the first success
+ * after a breaker reported one restarts the count) and the transitions: an opening (for all at
+ * once), the half-open probe (one breaker of the fleet gets it per window), the probe's outcome,
+ * `isolate` and `reset`. What other breakers did arrives in the handle's `inbox`, which the
+ * breaker reads at its next call.
  *
  * @since 0.1.0
  */
@@ -75,6 +76,13 @@ export interface Shared {
   readonly open: (breakMillis: number) => Effect.Effect<View | undefined>
   /** Asks for one of the `maxProbes` probe slots of the current half-open window. */
   readonly probe: (maxProbes: number) => Effect.Effect<ProbeAnswer>
+  /**
+   * A failure while closed, counted for the fleet: at `threshold` failures in a row the store opens
+   * for `breakMillis`. Answers the fleet's view.
+   */
+  readonly failure: (threshold: number, breakMillis: number) => Effect.Effect<View | undefined>
+  /** A success after this breaker reported failures: the fleet's count starts again. */
+  readonly failuresCleared: Effect.Effect<void>
   /** A granted probe succeeded: after `maxProbes` successes the fleet closes. Answers the fleet's view. */
   readonly probeSucceeded: (maxProbes: number) => Effect.Effect<View | undefined>
   /** A granted probe was interrupted: its slot goes back. */
@@ -120,6 +128,7 @@ export interface MemoryOptions {
 interface Cell {
   state: View["state"]
   until: number
+  failures: number
   gen: number
   probes: number
   successes: number
@@ -190,7 +199,7 @@ export const makeMemory = (options: MemoryOptions = {}): Service => {
   const cellOf = (key: string): Cell => {
     let cell = cells.get(key)
     if (cell === undefined) {
-      cell = { state: "Closed", until: 0, gen: 0, probes: 0, successes: 0, handles: new Set() }
+      cell = { state: "Closed", until: 0, failures: 0, gen: 0, probes: 0, successes: 0, handles: new Set() }
       cells.set(key, cell)
     }
     return cell
@@ -198,6 +207,7 @@ export const makeMemory = (options: MemoryOptions = {}): Service => {
   /** Tells every other handle of the cell what changed. */
   const publish = (cell: Cell, from: Handle, now: number) => {
     cell.gen++
+    cell.failures = 0
     const current = view(cell, now)
     for (const handle of cell.handles) {
       if (handle === from) continue
@@ -234,6 +244,17 @@ export const makeMemory = (options: MemoryOptions = {}): Service => {
               if (transitions.open(cell, now, breakMillis)) publish(cell, handle, now)
               return view(cell, now)
             }),
+          failure: (threshold, breakMillis) =>
+            withNow((now) => {
+              if (cell.state === "Closed" && ++cell.failures >= threshold) {
+                transitions.open(cell, now, breakMillis)
+                publish(cell, handle, now)
+              }
+              return view(cell, now)
+            }),
+          failuresCleared: Effect.sync(() => {
+            cell.failures = 0
+          }),
           probe: (maxProbes) =>
             withNow((now): ProbeAnswer => {
               const answer = transitions.probe(cell, now, maxProbes, leaseMillis)

@@ -1,5 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { CircuitBreaker, CircuitBreakerStore, HandshakeLimiter, RetryBudget, RetryBudgetStore } from "@mcp-resilience/policy"
+import {
+  CircuitBreaker,
+  CircuitBreakerStore,
+  HandshakeLimiter,
+  RetryBudget,
+  RetryBudgetStore
+} from "@mcp-resilience/policy"
 import { Data, Deferred, Duration, Effect, Exit, Fiber, TestClock } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
@@ -8,13 +14,14 @@ class Rejected extends Data.TaggedError("Rejected")<CircuitBreaker.RejectedInfo>
 /** `n` breakers on one key of one in-memory store (the fleet, in one process). */
 const fleet = (n: number, options: Partial<CircuitBreaker.Options<Rejected>> = {}) =>
   Effect.gen(function*() {
-    const store = CircuitBreakerStore.makeMemory({ probeLeaseMillis: 10_000 })
+    const store = CircuitBreakerStore.makeMemory()
     return yield* Effect.forEach(Array.from({ length: n }), () =>
       Effect.flatMap(store.shared("srv#1"), (shared) =>
         CircuitBreaker.make<Rejected>({
           strategy: CircuitBreaker.consecutive(3),
           breakDuration: "5 seconds",
-          isFailure: () => true,
+          isFailure: () =>
+            true,
           onRejected: (info) => new Rejected(info),
           shared,
           ...options
@@ -41,6 +48,24 @@ describe("CircuitBreakerStore.makeMemory", () => {
       assert.strictEqual(Duration.toMillis((error as Rejected).retryAfter), 5000)
     }))
 
+  it.scoped("consecutive(n) counts failures across the fleet; a success from a breaker that reported one restarts the count", () =>
+    Effect.gen(function*() {
+      const [a, b, c] = yield* fleet(3)
+      yield* Effect.exit(a!.execute(fail))
+      yield* a!.execute(Effect.void) // a reported a failure: the count starts again
+      yield* Effect.exit(b!.execute(fail))
+      yield* c!.execute(Effect.void) // c reported none: costs nothing, changes nothing
+      yield* Effect.exit(c!.execute(fail))
+      assert.deepStrictEqual([a!, b!, c!].map((x) => x.current()._tag), ["Closed", "Closed", "Closed"])
+      yield* Effect.exit(a!.execute(fail)) // the third in a row, from three breakers
+      assert.strictEqual(a!.current()._tag, "Open")
+      let ran = 0
+      for (const breaker of [b!, c!]) {
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(breaker.execute(Effect.sync(() => ran++)))))
+      }
+      assert.strictEqual(ran, 0)
+    }))
+
   it.scoped("exactly one breaker of the fleet sends the half-open probe; its success closes them all", () =>
     Effect.gen(function*() {
       const breakers = yield* fleet(5)
@@ -49,8 +74,10 @@ describe("CircuitBreakerStore.makeMemory", () => {
       yield* TestClock.adjust("5 seconds")
       const gate = yield* Deferred.make<void>()
       let probes = 0
-      const fibers = yield* Effect.forEach(breakers, (b) =>
-        Effect.fork(Effect.exit(b.execute(Effect.zipRight(Effect.sync(() => probes++), Deferred.await(gate))))))
+      const fibers = yield* Effect.forEach(
+        breakers,
+        (b) => Effect.fork(Effect.exit(b.execute(Effect.zipRight(Effect.sync(() => probes++), Deferred.await(gate)))))
+      )
       yield* Effect.yieldNow()
       yield* Effect.yieldNow()
       assert.strictEqual(probes, 1, "probes sent while half-open")
@@ -77,7 +104,10 @@ describe("CircuitBreakerStore.makeMemory", () => {
       yield* Effect.yieldNow()
       const denied = yield* Effect.exit(b!.execute(Effect.void))
       assert.isTrue(Exit.isFailure(denied), "a second probe in the same window")
-      yield* TestClock.adjust("11 seconds")
+      // the default lease: 30 seconds
+      yield* TestClock.adjust("29 seconds")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(b!.execute(Effect.void))), "a probe before the lease ended")
+      yield* TestClock.adjust("1 second")
       yield* b!.execute(Effect.void)
       assert.strictEqual(b!.current()._tag, "Closed")
       yield* Fiber.interrupt(stuck)

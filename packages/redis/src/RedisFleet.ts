@@ -4,9 +4,10 @@
  * `HandshakeLimiter` of `@mcp-resilience/policy`, which `McpTools`, `McpToolset` and
  * `McpClient` pick from context, keyed per server.
  *
- * - a breaker opens for every process as soon as one opens it (each process learns it from a
- *   Redis message, one round trip), and exactly one process sends the half-open probe per window;
- *   a call through a closed breaker never talks to Redis;
+ * - a breaker opens for every process as soon as one opens it, or after `consecutive(n)`
+ *   failures in a row across the fleet (each process learns it from a Redis message, one round
+ *   trip), and exactly one process sends the half-open probe per window; a successful call
+ *   through a closed breaker never talks to Redis;
  * - a token-bucket retry budget is one bucket per server for the fleet;
  * - `handshakes` caps `initialize` per window per server for the fleet (`@effect/experimental`'s
  *   `RateLimiter` on its Redis store);

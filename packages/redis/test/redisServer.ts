@@ -2,12 +2,12 @@
  * A real `redis-server` for the tests: on a free port of 127.0.0.1, in a temp dir, with no
  * persistence; killed (and its dir removed) when the scope closes, however the test ends.
  */
+import { Effect, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect } from "effect"
 
 export interface RedisServer {
   readonly port: number
@@ -68,7 +68,7 @@ const stop = (child: ChildProcess | undefined) =>
   })
 
 /** A redis-server for the current scope. */
-export const redisServer: Effect.Effect<RedisServer, Error, import("effect/Scope").Scope> = Effect.gen(function*() {
+export const redisServer: Effect.Effect<RedisServer, Error, Scope.Scope> = Effect.gen(function*() {
   const dir = yield* Effect.acquireRelease(
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "mcp-resilience-redis-"))),
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))

@@ -20,11 +20,13 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { TokenStore } from "../McpAuth.js"
 import { McpCircuitOpenError, McpDecodeError } from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
 import { makeMemoryStore, TaskStore } from "../McpTasks.js"
 import type { CallAllOptions, CallOptions, CallOptionsWithSchema, Options, Service } from "../McpTools.js"
+import { memoryStore } from "./auth/stores.js"
 import { makeCall } from "./call.js"
 import { clientCache } from "./client.js"
 import type { ConnectError } from "./connect.js"
@@ -96,6 +98,9 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       timeoutMillis: defaultTimeout,
       limits
     })
+    // OAuth tokens go to the TokenStore provided, else to one in memory for this layer alone (the
+    // supervisor's connects, reconnects included, run with the context it was made in)
+    const tokenStore = Option.getOrElse(yield* Effect.serviceOption(TokenStore), memoryStore)
     const supervised = yield* Supervisor.make({
       ...options,
       budget,
@@ -103,7 +108,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       wrapAttempt,
       lazy: options.startup === "optional",
       onSession: tools.watch
-    })
+    }).pipe(Effect.provideService(TokenStore, tokenStore))
     const list = Effect.flatMap(supervised.awaitSession(defaultTimeout, "tools/list"), tools.listOn)
 
     // 3. an open breaker shows in the status, and the session again once it closes

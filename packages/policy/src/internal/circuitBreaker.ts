@@ -46,6 +46,9 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
   private readonly inbox: CircuitBreakerStore.Inbox
   /** The inbox version applied last. */
   private seen = 0
+  /** Failures this breaker counted for the fleet since its last success. */
+  private failuresReported = 0
+  private readonly fleetThreshold: number | undefined
 
   constructor(
     readonly state: SubscriptionRef.SubscriptionRef<State>,
@@ -55,6 +58,7 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
     options: Options<E2>
   ) {
     this.tracker = strategy.make()
+    this.fleetThreshold = strategy.fleetThreshold
     this.isFailure = options.isFailure ?? Transient.isTransient
     this.slowMillis = options.slowCallThreshold === undefined ? undefined : Duration.toMillis(options.slowCallThreshold)
     this.halfOpenProbes = options.halfOpenProbes ?? 1
@@ -254,9 +258,15 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
     if (!probe) {
       if (outcome === "success") {
         this.tracker.success(now)
-        return undefined
+        if (this.failuresReported === 0 || this.shared === undefined) return undefined
+        // the fleet's count restarts; successes of a breaker that reported no failure cost nothing
+        this.failuresReported = 0
+        return this.shared.failuresCleared
       }
-      return this.tracker.failure(now) ? this.open(now) : undefined
+      if (this.tracker.failure(now)) return this.open(now)
+      return this.shared === undefined || this.fleetThreshold === undefined
+        ? undefined
+        : this.reportFailure(this.shared, this.fleetThreshold, now)
     }
     if (outcome === "failure") return this.open(now)
     if (this.shared !== undefined) return this.sharedProbeSucceeded(this.shared, now)
@@ -285,6 +295,23 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
     )
   }
 
+  /** Counts a failure for the fleet; the store opens every breaker at `threshold`. */
+  private reportFailure(shared: CircuitBreakerStore.Shared, threshold: number, now: number): Effect.Effect<void> {
+    this.failuresReported++
+    const epoch = this.epoch
+    return Effect.uninterruptible(
+      Effect.flatMap(
+        shared.failure(threshold, this.breaks.next),
+        (view) =>
+          Effect.suspend(() =>
+            view === undefined || view.state !== "Open" || epoch !== this.epoch
+              ? Effect.void
+              : (this.apply(view, now) ?? Effect.void)
+          )
+      )
+    )
+  }
+
   private open(now: number): Effect.Effect<void> {
     const breakMillis = this.breaks.next
     this.transition({ _tag: "Open", openedAt: now, until: now + breakMillis })
@@ -306,6 +333,7 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
   }
 
   private transition(next: State): void {
+    this.failuresReported = 0
     this.live = next
     this.epoch++
     this.probesAdmitted = 0

@@ -14,7 +14,8 @@ import type { Redis } from "ioredis"
 import type { Connection } from "./connection.js"
 
 /**
- * ARGV: op, channel, server key, a, b. Ops: `read`; `open` (a = break ms); `probe` (a = max
+ * ARGV: op, channel, server key, a, b. Ops: `read`; `open` (a = break ms); `fail` (a = threshold,
+ * b = break ms: a failure counted for the fleet); `ok` (the count starts again); `probe` (a = max
  * probes, b = lease ms); `success` (a = max probes); `release`; `isolate`; `reset`.
  * Answers { state, remaining ms, generation, granted }.
  */
@@ -25,12 +26,13 @@ local a = tonumber(ARGV[4])
 local b = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local h = redis.call('HMGET', key, 'state', 'until', 'gen', 'probes', 'ok')
+local h = redis.call('HMGET', key, 'state', 'until', 'gen', 'probes', 'ok', 'fails')
 local state = h[1] or 'Closed'
 local untilT = tonumber(h[2]) or 0
 local gen = tonumber(h[3]) or 0
 local probes = tonumber(h[4]) or 0
 local ok = tonumber(h[5]) or 0
+local fails = tonumber(h[6]) or 0
 local changed = false
 local dirty = false
 local granted = 0
@@ -38,6 +40,13 @@ if op == 'open' then
   if state ~= 'Isolated' and not (state == 'Open' and now < untilT) then
     state = 'Open'; untilT = now + a; probes = 0; ok = 0; changed = true
   end
+elseif op == 'fail' then
+  if state == 'Closed' then
+    fails = fails + 1; dirty = true
+    if fails >= a then state = 'Open'; untilT = now + b; probes = 0; ok = 0; changed = true end
+  end
+elseif op == 'ok' then
+  if fails > 0 then fails = 0; dirty = true end
 elseif op == 'probe' then
   if state == 'Open' and now >= untilT then
     state = 'HalfOpen'; untilT = now + b; probes = 1; ok = 0; changed = true; granted = 1
@@ -60,9 +69,9 @@ elseif op == 'isolate' then
 elseif op == 'reset' then
   if state ~= 'Closed' then state = 'Closed'; probes = 0; ok = 0; changed = true end
 end
-if changed then gen = gen + 1 end
+if changed then gen = gen + 1; fails = 0 end
 if changed or dirty then
-  redis.call('HSET', key, 'state', state, 'until', untilT, 'gen', gen, 'probes', probes, 'ok', ok)
+  redis.call('HSET', key, 'state', state, 'until', untilT, 'gen', gen, 'probes', probes, 'ok', ok, 'fails', fails)
   redis.call('PEXPIRE', key, 604800000)
 end
 local remaining = 0
@@ -134,7 +143,10 @@ export const make = (
 
     const run = (key: string, op: string, a = 0, b = 0) =>
       Effect.map(
-        connection.call(`breaker ${op}`, () => redis.mcpBreaker(`${connection.prefix}breaker:${key}`, op, channel, key, a, b)),
+        connection.call(
+          `breaker ${op}`,
+          () => redis.mcpBreaker(`${connection.prefix}breaker:${key}`, op, channel, key, a, b)
+        ),
         Option.map(([state, remaining, gen, granted]) => ({ view: { state, remaining }, gen, granted: granted === 1 }))
       )
 
@@ -204,6 +216,12 @@ export const make = (
               }
               return fresh(handle, answer.value)
             }),
+          failure: (threshold, breakMillis) =>
+            Effect.map(
+              run(key, "fail", threshold, breakMillis),
+              (answer) => Option.isNone(answer) ? undefined : fresh(handle, answer.value)
+            ),
+          failuresCleared: Effect.asVoid(run(key, "ok")),
           probe: (maxProbes) =>
             Effect.map(run(key, "probe", maxProbes, probeLeaseMillis), (answer): CircuitBreakerStore.ProbeAnswer => {
               if (Option.isNone(answer)) {
@@ -213,7 +231,10 @@ export const make = (
               return answer.value.granted ? { _tag: "Granted" } : { _tag: "Denied", view: answer.value.view }
             }),
           probeSucceeded: (maxProbes) =>
-            Effect.map(run(key, "success", maxProbes), (answer) => Option.isNone(answer) ? undefined : fresh(handle, answer.value)),
+            Effect.map(
+              run(key, "success", maxProbes),
+              (answer) => Option.isNone(answer) ? undefined : fresh(handle, answer.value)
+            ),
           probeReleased: Effect.asVoid(run(key, "release")),
           isolate: Effect.asVoid(Effect.map(run(key, "isolate"), Option.map((answer) => fresh(handle, answer)))),
           reset: Effect.asVoid(Effect.map(run(key, "reset"), Option.map((answer) => fresh(handle, answer))))

@@ -8,6 +8,7 @@
 import type { RetryBudget, RetryBudgetStore } from "@mcp-resilience/policy"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import type { Redis } from "ioredis"
 import type { Connection } from "./connection.js"
 
@@ -35,13 +36,11 @@ interface RedisWithBudget extends Redis {
 export const make = (connection: Connection): RetryBudgetStore.Service => {
   const redis = connection.redis as RedisWithBudget
   redis.defineCommand("mcpBudget", { numberOfKeys: 1, lua: script })
-  const flushes: Array<Effect.Effect<void>> = []
-  connection.onRefresh(() => Effect.all(flushes, { discard: true }))
+  const flushes = new Set<Effect.Effect<void>>()
+  connection.onRefresh(() => Effect.all([...flushes], { discard: true }))
 
-  const budget = (key: string, local: RetryBudget.RetryBudget): RetryBudget.RetryBudget => {
-    const spec = local.spec
-    // only token buckets have a fleet form; other budgets stay per process
-    if (spec === undefined) return local
+  /** Only token buckets have a fleet form; other budgets stay per process. */
+  const budget = (key: string, local: RetryBudget.RetryBudget, spec: RetryBudget.TokenBucketSpec) => {
     const redisKey = `${connection.prefix}budget:${spec.name}:${key}`
     let pendingRefund = 0
     let remaining = spec.capacity
@@ -62,7 +61,6 @@ export const make = (connection: Connection): RetryBudgetStore.Service => {
         )
       })
     const flush = Effect.suspend(() => (pendingRefund > 0 ? Effect.asVoid(take(0)) : Effect.void))
-    flushes.push(flush)
     const tryRetry = (kind: RetryBudget.RetryKind) =>
       Effect.flatMap(
         take(kind === "timeout" ? spec.timeoutCost : spec.retryCost),
@@ -73,7 +71,7 @@ export const make = (connection: Connection): RetryBudgetStore.Service => {
             ? Effect.succeed(false)
             : local.tryRetry(kind)
       )
-    return {
+    const shared: RetryBudget.RetryBudget = {
       onAttempt: local.onAttempt,
       tryRetry,
       // the local bucket is refilled too: it is the one used while Redis is away
@@ -87,6 +85,24 @@ export const make = (connection: Connection): RetryBudgetStore.Service => {
       probeInterval: local.probeInterval,
       spec
     }
+    return { shared, flush }
   }
-  return { budget: (key, local) => Effect.sync(() => budget(key, local)) }
+  return {
+    budget: (key, local): Effect.Effect<RetryBudget.RetryBudget, never, Scope.Scope> => {
+      const spec = local.spec
+      if (spec === undefined) return Effect.succeed(local)
+      // the refunds left unsent go with the scope's last flush
+      return Effect.map(
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            const made = budget(key, local, spec)
+            flushes.add(made.flush)
+            return made
+          }),
+          (made) => Effect.zipRight(Effect.sync(() => flushes.delete(made.flush)), made.flush)
+        ),
+        (made) => made.shared
+      )
+    }
+  }
 }

@@ -81,7 +81,10 @@ export const make = (options: Options): Effect.Effect<Connection, never, Scope.S
         const reason = `${what}: ${describe(error)}`
         const since = clock.unsafeCurrentTimeMillis()
         return Effect.zipRight(
-          SubscriptionRef.set(status, failClosed ? { _tag: "FailingClosed", since, reason } : { _tag: "Local", since, reason }),
+          SubscriptionRef.set(
+            status,
+            failClosed ? { _tag: "FailingClosed", since, reason } : { _tag: "Local", since, reason }
+          ),
           Effect.logWarning(
             failClosed
               ? "Redis unavailable: failing closed (calls rejected, retries refused) until it is back"

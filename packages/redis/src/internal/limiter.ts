@@ -26,7 +26,9 @@ export const make = (
     // waits for a Redis that is gone must not hold up the program's shutdown
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer((exit) =>
-      Effect.ignore(Effect.timeout(Effect.disconnect(Scope.close(scope, exit)), Duration.millis(connection.timeoutMillis * 10)))
+      Effect.ignore(
+        Effect.timeout(Effect.disconnect(Scope.close(scope, exit)), Duration.millis(connection.timeoutMillis * 10))
+      )
     )
     const store = yield* Scope.extend(
       RedisRateLimiter.make({

@@ -8,13 +8,18 @@
  * @internal
  */
 import { createPrivateKeyJwtAuth } from "@modelcontextprotocol/sdk/client/auth-extensions.js"
-import type { AddClientAuthentication, OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js"
+import type {
+  AddClientAuthentication,
+  OAuthClientProvider,
+  OAuthDiscoveryState
+} from "@modelcontextprotocol/sdk/client/auth.js"
 import { extractWWWAuthenticateParams, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js"
 import type {
   OAuthClientInformationMixed,
   OAuthClientMetadata,
   OAuthTokens
 } from "@modelcontextprotocol/sdk/shared/auth.js"
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js"
 import * as Cause from "effect/Cause"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -24,6 +29,7 @@ import * as Runtime from "effect/Runtime"
 import { randomBytes } from "node:crypto"
 import type * as McpAuth from "../../McpAuth.js"
 import { type AuthReason, McpAuthError } from "../../McpError.js"
+import { exchangeIdToken, JWT_BEARER, jwtBearerParams } from "./crossAppAccess.js"
 import type { StoredCredentials, StoredTokens, TokenStoreService } from "./model.js"
 
 /** How many times a `403 insufficient_scope` may lead to a new authorization before giving up. */
@@ -38,7 +44,7 @@ export class AuthFailure extends Error {
 }
 
 /** What the last request outside the MCP exchange was for. */
-export type Phase = "mcp" | "metadata" | "registration" | "token" | "refresh"
+export type Phase = "mcp" | "metadata" | "registration" | "token" | "refresh" | "exchange"
 
 export interface AuthorizationService {
   readonly authorize: (
@@ -84,6 +90,12 @@ export class Provider implements OAuthClientProvider {
   /** An interactive authorization happened since the server last accepted a request. */
   private reauthorized = false
   private refreshFailed = false
+  /** The fetch of the transport, for the provider's own requests (the IdP's token exchange). */
+  fetchFn: FetchLike | undefined
+  /** What the SDK's last discovery found: the audience and resource of a cross-app grant. */
+  private discovery: OAuthDiscoveryState | undefined
+  /** The last ID token and ID-JAG of a cross-app grant, to scrub from error texts. */
+  private crossApp: { idToken?: Redacted.Redacted<string>; assertion?: Redacted.Redacted<string> } = {}
   /** The authorization flow in progress (one at a time), resolved when it ends either way. */
   private flow: { readonly done: Promise<void>; readonly end: () => void } | undefined
 
@@ -174,7 +186,13 @@ export class Provider implements OAuthClientProvider {
       this.stored.client?.clientSecret,
       this.pendingCode,
       this.lastCode,
-      auth._tag === "PrivateKeyJwt" ? auth.privateKey : auth.clientSecret
+      this.crossApp.idToken,
+      this.crossApp.assertion,
+      ...(auth._tag === "PrivateKeyJwt"
+        ? [auth.privateKey]
+        : auth._tag === "CrossAppAccess"
+        ? [auth.clientSecret, auth.idpClientSecret, Redacted.isRedacted(auth.idToken) ? auth.idToken : undefined]
+        : [auth.clientSecret])
     ].flatMap((secret) => secret === undefined ? [] : [Redacted.value(secret)])
     let out = text.length > 400 ? `${text.slice(0, 400)}...` : text
     for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("<redacted>")
@@ -200,10 +218,11 @@ export class Provider implements OAuthClientProvider {
           scope: auth.scope
         })
       case "ClientCredentials":
+      case "CrossAppAccess":
         return defined({
           client_name: "mcp-resilience",
           redirect_uris: [],
-          grant_types: ["client_credentials"],
+          grant_types: [auth._tag === "CrossAppAccess" ? JWT_BEARER : "client_credentials"],
           token_endpoint_auth_method: auth.method === "post" ? "client_secret_post" : "client_secret_basic",
           scope
         })
@@ -226,6 +245,7 @@ export class Provider implements OAuthClientProvider {
     const auth = this.context.auth
     switch (auth._tag) {
       case "ClientCredentials":
+      case "CrossAppAccess":
         return defined({
           client_id: auth.clientId,
           client_secret: Redacted.value(auth.clientSecret),
@@ -337,16 +357,52 @@ export class Provider implements OAuthClientProvider {
     return this.verifier
   }
 
-  prepareTokenRequest(scope?: string): URLSearchParams | undefined {
+  prepareTokenRequest(scope?: string): URLSearchParams | Promise<URLSearchParams> | undefined {
     if (this.context.auth._tag === "AuthorizationCode") return undefined
+    if (this.context.auth._tag === "CrossAppAccess") return this.crossAppGrant(this.context.auth, scope)
     const params = new URLSearchParams({ grant_type: "client_credentials" })
     if (scope) params.set("scope", scope)
     return params
   }
 
+  saveDiscoveryState(state: OAuthDiscoveryState): void {
+    this.discovery = state
+  }
+
+  /** The JWT-bearer grant of enterprise-managed authorization (see `crossAppAccess.ts`). */
+  private async crossAppGrant(auth: McpAuth.CrossAppAccess, scope: string | undefined): Promise<URLSearchParams> {
+    const idToken = await this.idTokenOf(auth)
+    this.crossApp = { idToken }
+    const audience = this.discovery?.authorizationServerMetadata?.issuer ?? this.discovery?.authorizationServerUrl
+    if (audience === undefined) throw this.fail("Metadata", "no authorization server was discovered for the grant")
+    const assertion = await exchangeIdToken({
+      auth,
+      idToken,
+      audience,
+      // the SDK has checked the metadata's resource against the server URL before asking for a token
+      resource: this.discovery?.resourceMetadata?.resource ?? this.context.url,
+      scope,
+      fetchFn: this.fetchFn
+    })
+    this.crossApp = { idToken, assertion }
+    // the SDK's token request follows, to the authorization server's token endpoint
+    this.phase = "token"
+    return jwtBearerParams(assertion, scope)
+  }
+
+  private async idTokenOf(auth: McpAuth.CrossAppAccess): Promise<Redacted.Redacted<string>> {
+    if (Redacted.isRedacted(auth.idToken)) return auth.idToken
+    const exit = await this.run(auth.idToken)
+    if (Exit.isSuccess(exit)) return exit.value
+    const error = Cause.failureOption(exit.cause)
+    if (Option.isSome(error)) throw new AuthFailure(error.value)
+    throw this.fail("Denied", "the ID token source failed without an McpAuthError")
+  }
+
   async invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): Promise<void> {
     const current = await this.load()
     if (scope === "verifier" || scope === "all") this.verifier = undefined
+    if (scope === "discovery" || scope === "all") this.discovery = undefined
     if (scope === "discovery") return
     if ((scope === "tokens" || scope === "all") && this.phase === "refresh") this.refreshFailed = true
     await this.save({
@@ -414,7 +470,8 @@ export class Provider implements OAuthClientProvider {
       metadata: "Metadata",
       registration: "Registration",
       token: "TokenEndpoint",
-      refresh: "RefreshFailed"
+      refresh: "RefreshFailed",
+      exchange: "TokenEndpoint"
     }
     const reason = /dynamic client registration/i.test(error.message) ? "Registration" : reasons[this.phase]
     const code = (error as { errorCode?: unknown }).errorCode
@@ -422,7 +479,8 @@ export class Provider implements OAuthClientProvider {
       metadata: "discovery",
       registration: "registration",
       token: "the token endpoint",
-      refresh: "refresh"
+      refresh: "refresh",
+      exchange: "the identity provider's token exchange"
     }
     return this.fail(
       reason,

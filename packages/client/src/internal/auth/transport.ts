@@ -13,6 +13,7 @@ import {
 } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
+import { TOKEN_EXCHANGE } from "./crossAppAccess.js"
 import type { Phase, Provider } from "./provider.js"
 
 /**
@@ -23,7 +24,10 @@ import type { Phase, Provider } from "./provider.js"
  */
 const phaseOf = (url: URL, init: RequestInit | undefined, endpoint: string): Phase => {
   const body = init?.body
-  if (body instanceof URLSearchParams) return body.get("grant_type") === "refresh_token" ? "refresh" : "token"
+  if (body instanceof URLSearchParams) {
+    const grant = body.get("grant_type")
+    return grant === "refresh_token" ? "refresh" : grant === TOKEN_EXCHANGE ? "exchange" : "token"
+  }
   if (typeof body === "string" && body.includes("\"jsonrpc\"")) return "mcp"
   if (`${url.origin}${url.pathname}` === endpoint) return "mcp"
   return init?.method === "POST" ? "registration" : "metadata"
