@@ -442,7 +442,7 @@ pnpm bench:herd                # the herd study alone (see herd.md for its optio
 pnpm bench:scale               # the scale and leaks study alone; rewrites its section of this page
 pnpm bench:scale --quick       # small sizes, prints only (--only=sessions,cycles,stdio for some of it)
 pnpm bench:fleet               # the fleet study; rewrites its section of this page and docs/img/fleet-attempts.svg
-pnpm bench:fleet --quick       # 4 workers, a 3 s outage; prints only (--help for the options)
+pnpm bench:fleet --quick       # 3 workers, a 3 s outage; prints only (--help for the options)
 \`\`\`
 
 The overhead and recovery studies took ${options.seconds.toFixed(0)} s in the run above. The studies are not

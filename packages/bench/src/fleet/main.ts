@@ -9,7 +9,7 @@
  *
  *   pnpm bench:fleet                    20 workers, 5 calls/s each, 30 s outage (503), both modes; writes
  *                                       the fleet section of docs/benchmarks.md and docs/img/fleet-attempts.svg
- *   pnpm bench:fleet --quick            4 workers, 3 s outage, 2 s healthy, 1 s break; the Redis mode only where
+ *   pnpm bench:fleet --quick            3 workers, 3 s outage, 2 s healthy, 1 s break; the Redis mode only where
  *                                       redis-server is installed; prints only
  *   --no-write                          prints only
  *   --outage 503|refuse                 the server answers 503 (default), or closes its listener (refused)
@@ -92,7 +92,7 @@ if (badMode !== undefined) {
   console.error(`--modes takes ${MODES.join(", ")}, not ${JSON.stringify(badMode)}\n${USAGE}`)
   process.exit(2)
 }
-const workers = Math.round(number("--workers", quick ? 4 : 20))
+const workers = Math.round(number("--workers", quick ? 3 : 20))
 const rate = number("--rate", 5)
 const outageSeconds = number("--outage-seconds", quick ? 3 : 30)
 const healthySeconds = number("--healthy-seconds", quick ? 2 : 10)
