@@ -77,9 +77,13 @@ export const startRedis = async (children: Children): Promise<RedisServer> => {
   children.add(child)
   let stderr = ""
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  // on a signal the study SIGKILLs the server and exits: the directory goes then too
+  const removeDir = () => fs.rmSync(dir, { recursive: true, force: true })
+  process.once("exit", removeDir)
   const stop = async () => {
     await stopChild(child, 2_000)
-    fs.rmSync(dir, { recursive: true, force: true })
+    process.off("exit", removeDir)
+    removeDir()
   }
   try {
     await new Promise<void>((resolve, reject) => {
