@@ -312,6 +312,13 @@ not depend on speed; the scale study's goals are about heap, handles and process
   session with 1,000 sessions open, heap and handles over 10,000 connect/close cycles, and orphan
   processes after stdio spawn/kill cycles.
 
+One more study runs on its own, not from \`pnpm bench\`:
+
+- **A fleet through an outage** (\`pnpm bench:fleet\`, [its section](#a-fleet-through-an-outage-per-process-vs-redis-stores)
+  below): 20 worker processes with a circuit breaker and a retry budget lose their HTTP server for
+  30 s; the attempts that reach it and the time to recover, with per-process stores and with the
+  Redis stores shared by the fleet, and what consulting the stores costs a healthy call.
+
 Run it on your own machine rather than trusting another machine's numbers.
 
 ## Results
@@ -434,6 +441,8 @@ pnpm bench --only=in-memory    # some sections (in-memory, stdio, http, connect,
 pnpm bench:herd                # the herd study alone (see herd.md for its options)
 pnpm bench:scale               # the scale and leaks study alone; rewrites its section of this page
 pnpm bench:scale --quick       # small sizes, prints only (--only=sessions,cycles,stdio for some of it)
+pnpm bench:fleet               # the fleet study; rewrites its section of this page and docs/img/fleet-attempts.svg
+pnpm bench:fleet --quick       # 3 workers, a 3 s outage; prints only (--help for the options)
 \`\`\`
 
 The overhead and recovery studies took ${options.seconds.toFixed(0)} s in the run above. The studies are not

@@ -217,8 +217,14 @@ export const svgPlot = (options: {
   readonly yLabel: string
   readonly series: ReadonlyArray<{ readonly name: string; readonly values: ArrayLike<number> }>
   readonly xMaxSeconds: number
+  /** Where the x axis starts, in seconds (default 0); `values[i]` is the value of second `xFromSeconds + i`. */
+  readonly xFromSeconds?: number | undefined
+  /** Default `virtual time (s)`. */
+  readonly xLabel?: string | undefined
   readonly log: boolean
   readonly marker?: { readonly x: number; readonly label: string } | undefined
+  /** More vertical markers, drawn as `marker` is. */
+  readonly markers?: ReadonlyArray<{ readonly x: number; readonly label: string }> | undefined
 }): string => {
   const W = 860
   const H = 420
@@ -226,14 +232,15 @@ export const svgPlot = (options: {
   const pw = W - m.left - m.right
   const ph = H - m.top - m.bottom
   const xMax = options.xMaxSeconds
+  const xFrom = options.xFromSeconds ?? 0
   let yMaxRaw = 0
   for (const s of options.series) {
-    for (let i = 0; i <= xMax && i < s.values.length; i++) yMaxRaw = Math.max(yMaxRaw, s.values[i]!)
+    for (let i = 0; xFrom + i <= xMax && i < s.values.length; i++) yMaxRaw = Math.max(yMaxRaw, s.values[i]!)
   }
   const tf = (y: number) => (options.log ? Math.log10(1 + y) : y)
   const niceMax = options.log ? Math.pow(10, Math.ceil(Math.log10(Math.max(10, yMaxRaw)))) : niceCeil(yMaxRaw)
   const yMax = tf(niceMax)
-  const px = (x: number) => m.left + (x / xMax) * pw
+  const px = (x: number) => m.left + ((x - xFrom) / (xMax - xFrom)) * pw
   const py = (y: number) => m.top + ph - (tf(y) / yMax) * ph
   const out: Array<string> = []
   out.push(
@@ -250,31 +257,35 @@ export const svgPlot = (options: {
     out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>`)
     out.push(`<text x="${m.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${int(t)}</text>`)
   }
-  const xStep = niceStep(xMax / 8)
-  for (let t = 0; t <= xMax; t += xStep) {
+  const xStep = niceStep((xMax - xFrom) / 8)
+  for (let t = Math.ceil(xFrom / xStep) * xStep; t <= xMax; t += xStep) {
     const x = px(t)
     out.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${m.top}" y2="${m.top + ph}" stroke="#eee"/>`)
     out.push(`<text x="${x.toFixed(1)}" y="${m.top + ph + 16}" text-anchor="middle">${t}</text>`)
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`)
-  out.push(`<text x="${m.left + pw / 2}" y="${H - 8}" text-anchor="middle">virtual time (s)</text>`)
+  out.push(
+    `<text x="${m.left + pw / 2}" y="${H - 8}" text-anchor="middle">${
+      escape(options.xLabel ?? "virtual time (s)")
+    }</text>`
+  )
   out.push(
     `<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${
       escape(options.yLabel)
     }</text>`
   )
-  if (options.marker !== undefined) {
-    const x = px(options.marker.x)
+  for (const marker of [...(options.marker === undefined ? [] : [options.marker]), ...(options.markers ?? [])]) {
+    const x = px(marker.x)
     out.push(
       `<line x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + ph}" stroke="#999" stroke-dasharray="4 3"/>` +
-        `<text x="${x + 4}" y="${m.top + 14}" fill="#666">${escape(options.marker.label)}</text>`
+        `<text x="${x + 4}" y="${m.top + 14}" fill="#666">${escape(marker.label)}</text>`
     )
   }
   options.series.forEach((s, k) => {
     const pts: Array<string> = []
-    for (let i = 0; i <= xMax && i < s.values.length; i++) {
+    for (let i = 0; xFrom + i <= xMax && i < s.values.length; i++) {
       // a value per second, drawn at the middle of its second
-      pts.push(`${px(i + 0.5).toFixed(1)},${py(s.values[i]!).toFixed(1)}`)
+      pts.push(`${px(xFrom + i + 0.5).toFixed(1)},${py(s.values[i]!).toFixed(1)}`)
     }
     const color = palette[k % palette.length]!
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.4" points="${pts.join(" ")}"/>`)
