@@ -89,7 +89,7 @@ describe("CircuitBreakerStore.makeMemory", () => {
       assert.deepStrictEqual(breakers.map((b) => b.current()._tag), Array(5).fill("Closed"))
     }))
 
-  it.scoped("a failed probe reopens every breaker; a probe whose holder vanished is granted again after its lease", () =>
+  it.scoped("a failed probe reopens every breaker; a probe whose holder hangs is granted again after one break", () =>
     Effect.gen(function*() {
       const [a, b] = yield* fleet(2)
       for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
@@ -104,13 +104,78 @@ describe("CircuitBreakerStore.makeMemory", () => {
       yield* Effect.yieldNow()
       const denied = yield* Effect.exit(b!.execute(Effect.void))
       assert.isTrue(Exit.isFailure(denied), "a second probe in the same window")
-      // the default lease: 30 seconds
-      yield* TestClock.adjust("29 seconds")
+      // the default lease is the break duration (5 s here), not a fixed 30 s: a hung probe holds
+      // the fleet for one more break at most
+      yield* TestClock.adjust("4 seconds")
       assert.isTrue(Exit.isFailure(yield* Effect.exit(b!.execute(Effect.void))), "a probe before the lease ended")
       yield* TestClock.adjust("1 second")
       yield* b!.execute(Effect.void)
       assert.strictEqual(b!.current()._tag, "Closed")
+      assert.strictEqual(a!.current()._tag, "HalfOpen") // a learns at its next call
+      yield* a!.execute(Effect.void)
+      assert.strictEqual(a!.current()._tag, "Closed")
       yield* Fiber.interrupt(stuck)
+    }))
+
+  it.scoped("a store's own lease (probeLeaseMillis) overrides the break duration", () =>
+    Effect.gen(function*() {
+      const store = CircuitBreakerStore.makeMemory({ probeLeaseMillis: 20_000 })
+      const [a, b] = yield* Effect.forEach([0, 1], () =>
+        Effect.flatMap(store.shared("srv#1"), (shared) =>
+          CircuitBreaker.make<Rejected>({
+            strategy: CircuitBreaker.consecutive(1),
+            breakDuration: "5 seconds",
+            onRejected: (info) => new Rejected(info),
+            isFailure: () => true,
+            shared
+          })))
+      yield* Effect.exit(a!.execute(fail))
+      yield* TestClock.adjust("5 seconds")
+      const stuck = yield* Effect.fork(a!.execute(Effect.never))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("19 seconds")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(b!.execute(Effect.void))), "a probe before the 20 s lease ended")
+      yield* TestClock.adjust("1 second")
+      yield* b!.execute(Effect.void)
+      assert.strictEqual(b!.current()._tag, "Closed")
+      yield* Fiber.interrupt(stuck)
+    }))
+
+  it.scoped("news of its own half-open window (Redis delivers it, maybe before the answer) does not cost a probe its outcome", () =>
+    Effect.gen(function*() {
+      const store = CircuitBreakerStore.makeMemory()
+      const [[a, inbox], [b]] = yield* Effect.forEach([0, 1], () =>
+        Effect.flatMap(store.shared("srv#1"), (shared) =>
+          Effect.map(
+            CircuitBreaker.make<Rejected>({
+              strategy: CircuitBreaker.consecutive(3),
+              breakDuration: "5 seconds",
+              isFailure: () => true,
+              onRejected: (info) => new Rejected(info),
+              shared
+            }),
+            (breaker) => [breaker, shared.inbox] as const
+          )))
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
+      yield* TestClock.adjust("5 seconds")
+      const gate = yield* Deferred.make<void>()
+      const probe = yield* Effect.fork(a!.execute(Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      assert.strictEqual(a!.current()._tag, "HalfOpen")
+      // what the Redis store's subscriber does with the store's message about a's own probe
+      inbox!.view = { state: "HalfOpen", remaining: 5000 }
+      inbox!.receivedAt = 5000
+      inbox!.version++
+      // another call of a's process, while the probe runs: rejected, and the probe stays a's
+      const other = yield* Effect.exit(a!.execute(Effect.void))
+      assert.isTrue(Exit.isFailure(other), "a second call admitted while a's probe runs")
+      assert.strictEqual(a!.current()._tag, "HalfOpen")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(probe)
+      assert.strictEqual(a!.current()._tag, "Closed")
+      // the fleet closed at once, not after the lease: b's next call runs
+      yield* b!.execute(Effect.void)
+      assert.strictEqual(b!.current()._tag, "Closed")
     }))
 
   it.scoped("isolate and reset hold for the fleet", () =>
