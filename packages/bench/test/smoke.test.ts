@@ -134,7 +134,9 @@ describe.concurrent("benchmarks, --quick", () => {
         `the redis mode neither ran nor said why:\n${output}`
       )
       // with the fleet's breaker in Redis, every worker comes back too
-      const redisRow = output.split("\n").find((line) => line.startsWith("| redis | 2 |"))?.split("|").map((c) => c.trim())
+      const redisRow = output.split("\n").find((line) => line.startsWith("| redis | 2 |"))?.split("|").map((c) =>
+        c.trim()
+      )
       if (redisRow !== undefined) assert.strictEqual(redisRow[9], "0", `a worker did not recover (redis):\n${output}`)
     }
     assert.notInclude(output, "wrote ")

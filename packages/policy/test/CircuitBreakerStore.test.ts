@@ -125,7 +125,8 @@ describe("CircuitBreakerStore.makeMemory", () => {
           CircuitBreaker.make<Rejected>({
             strategy: CircuitBreaker.consecutive(1),
             breakDuration: "5 seconds",
-            onRejected: (info) => new Rejected(info),
+            onRejected: (info) =>
+              new Rejected(info),
             isFailure: () => true,
             shared
           })))
@@ -144,18 +145,21 @@ describe("CircuitBreakerStore.makeMemory", () => {
   it.scoped("news of its own half-open window (Redis delivers it, maybe before the answer) does not cost a probe its outcome", () =>
     Effect.gen(function*() {
       const store = CircuitBreakerStore.makeMemory()
-      const [[a, inbox], [b]] = yield* Effect.forEach([0, 1], () =>
-        Effect.flatMap(store.shared("srv#1"), (shared) =>
-          Effect.map(
-            CircuitBreaker.make<Rejected>({
-              strategy: CircuitBreaker.consecutive(3),
-              breakDuration: "5 seconds",
-              isFailure: () => true,
-              onRejected: (info) => new Rejected(info),
-              shared
-            }),
-            (breaker) => [breaker, shared.inbox] as const
-          )))
+      const [[a, inbox], [b]] = yield* Effect.forEach(
+        [0, 1],
+        () =>
+          Effect.flatMap(store.shared("srv#1"), (shared) =>
+            Effect.map(
+              CircuitBreaker.make<Rejected>({
+                strategy: CircuitBreaker.consecutive(3),
+                breakDuration: "5 seconds",
+                isFailure: () => true,
+                onRejected: (info) => new Rejected(info),
+                shared
+              }),
+              (breaker) => [breaker, shared.inbox] as const
+            ))
+      )
       for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
       yield* TestClock.adjust("5 seconds")
       const gate = yield* Deferred.make<void>()

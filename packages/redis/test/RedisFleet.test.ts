@@ -7,7 +7,7 @@ import {
   RetryBudgetStore
 } from "@mcp-resilience/policy"
 import { RedisFleet } from "@mcp-resilience/redis"
-import { ConfigProvider, Context, Data, Effect, Exit, Layer, Logger } from "effect"
+import { ConfigProvider, Context, Data, Effect, Exit, Fiber, Layer, Logger } from "effect"
 import { Redis } from "ioredis"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
@@ -158,6 +158,44 @@ describe("RedisFleet over a real redis-server", () => {
           Effect.forEach(breakers, (breaker) => Effect.exit(breaker.execute(Effect.void))),
           (all) => all.every(Exit.isSuccess)
         ))
+    }))
+
+  it.scopedLive("a probe whose holder hangs holds the fleet for one break (the default lease), not 30 s", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const [a, b] = yield* Effect.forEach([0, 1], () => Effect.flatMap(member(redis.url), (m) => m.breaker()))
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
+      yield* Effect.sleep("350 millis")
+      // a takes the probe and never finishes it
+      yield* Effect.forkScoped(a!.execute(Effect.never))
+      yield* eventually("a holds the probe", 1000, () => Effect.succeed(a!.current()._tag === "HalfOpen"))
+      expect(Exit.isFailure(yield* Effect.exit(b!.execute(Effect.void)))).toBe(true)
+      // the lease is b's break, 300 ms; b asks again within a second: closed well within 3 s
+      yield* eventually(
+        "another process probes once the hung probe's lease ended",
+        3000,
+        () => Effect.map(Effect.exit(b!.execute(Effect.void)), Exit.isSuccess)
+      )
+      expect(b!.current()._tag).toBe("Closed")
+    }))
+
+  it.scopedLive("a probe's success closes the other processes at their next call, also after a call of its own process was rejected meanwhile", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const [a, b] = yield* Effect.forEach([0, 1], () => Effect.flatMap(member(redis.url), (m) => m.breaker()))
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
+      yield* Effect.sleep("350 millis")
+      const probe = yield* Effect.fork(a!.execute(Effect.sleep("300 millis")))
+      // the store's news of a's own probe reaches a while the probe runs
+      yield* Effect.sleep("100 millis")
+      expect(Exit.isFailure(yield* Effect.exit(a!.execute(Effect.void)))).toBe(true)
+      expect(Exit.isSuccess(yield* Fiber.await(probe))).toBe(true)
+      expect(a!.current()._tag).toBe("Closed")
+      yield* eventually(
+        "b admits calls within a round trip of the probe's success",
+        500,
+        () => Effect.map(Effect.exit(b!.execute(Effect.void)), Exit.isSuccess)
+      )
     }))
 
   it.scopedLive("a token bucket is one bucket for the fleet; successes refill it", () =>

@@ -291,12 +291,17 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
     const slow = this.slowMillis !== undefined && now - startedAt > this.slowMillis
     if (outcome !== "success" || slow) return shared.probeReleased
     const epoch = this.epoch
-    return Effect.uninterruptible(Effect.flatMap(shared.probeSucceeded(this.halfOpenProbes), (view) =>
-      Effect.suspend(() =>
-        view === undefined || view.state !== "Closed" || epoch !== this.epoch
-          ? Effect.void
-          : (this.apply(view, now) ?? Effect.void)
-      )))
+    return Effect.uninterruptible(
+      Effect.flatMap(
+        shared.probeSucceeded(this.halfOpenProbes),
+        (view) =>
+          Effect.suspend(() =>
+            view === undefined || view.state !== "Closed" || epoch !== this.epoch
+              ? Effect.void
+              : (this.apply(view, now) ?? Effect.void)
+          )
+      )
+    )
   }
 
   private close(now: number): Effect.Effect<void> {

@@ -224,13 +224,16 @@ export const make = (
             ),
           failuresCleared: Effect.asVoid(run(key, "ok")),
           probe: (maxProbes, leaseMillis) =>
-            Effect.map(run(key, "probe", maxProbes, probeLeaseMillis ?? leaseMillis), (answer): CircuitBreakerStore.ProbeAnswer => {
-              if (Option.isNone(answer)) {
-                return connection.failClosed ? { _tag: "Denied", view: failClosedView } : { _tag: "Local" }
+            Effect.map(
+              run(key, "probe", maxProbes, probeLeaseMillis ?? leaseMillis),
+              (answer): CircuitBreakerStore.ProbeAnswer => {
+                if (Option.isNone(answer)) {
+                  return connection.failClosed ? { _tag: "Denied", view: failClosedView } : { _tag: "Local" }
+                }
+                handle.gen = Math.max(handle.gen, answer.value.gen)
+                return answer.value.granted ? { _tag: "Granted" } : { _tag: "Denied", view: answer.value.view }
               }
-              handle.gen = Math.max(handle.gen, answer.value.gen)
-              return answer.value.granted ? { _tag: "Granted" } : { _tag: "Denied", view: answer.value.view }
-            }),
+            ),
           probeSucceeded: (maxProbes) =>
             Effect.map(
               run(key, "success", maxProbes),
