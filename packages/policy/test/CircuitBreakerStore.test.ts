@@ -4,7 +4,9 @@ import {
   CircuitBreakerStore,
   HandshakeLimiter,
   RetryBudget,
-  RetryBudgetStore
+  RetryBudgetStore,
+  RetryPolicy,
+  Transient
 } from "@mcp-resilience/policy"
 import { Data, Deferred, Duration, Effect, Exit, Fiber, TestClock } from "effect"
 
@@ -191,6 +193,54 @@ describe("CircuitBreakerStore.makeMemory", () => {
       yield* b!.reset
       yield* a!.execute(Effect.void)
       assert.strictEqual(a!.current()._tag, "Closed")
+    }))
+})
+
+/** An open breaker's rejection, marked as a client marks it: transient, nothing sent, with a Retry-After. */
+class Open extends Data.TaggedError("Open")<{ readonly retryAfter: Duration.Duration }> {
+  readonly [Transient.TransientTypeId] = true
+  readonly [Transient.RejectedTypeId] = true
+  get [Transient.RetryAfterTypeId]() {
+    return this.retryAfter
+  }
+}
+
+describe("a fleet's breaker and retry budget together", () => {
+  it.scoped("retries of calls the fleet's open breaker rejected take nothing from the fleet's one bucket", () =>
+    Effect.gen(function*() {
+      const breakers = CircuitBreakerStore.makeMemory()
+      const budgets = RetryBudgetStore.makeMemory()
+      // 10 tokens: two retries for the whole fleet
+      const [budgetA, budgetB] = yield* Effect.forEach(
+        [0, 1],
+        () => budgets.budget("srv#1", RetryBudget.tokenBucket({ capacity: 10 }))
+      )
+      const [a, b] = yield* Effect.forEach(
+        [0, 1],
+        () =>
+          Effect.flatMap(breakers.shared("srv#1"), (shared) =>
+            CircuitBreaker.make<Open>({
+              strategy: CircuitBreaker.consecutive(1),
+              breakDuration: "5 seconds",
+              isFailure: (error) => !(error instanceof Open),
+              onRejected: ({ retryAfter }) => new Open({ retryAfter }),
+              shared
+            }))
+      )
+      yield* Effect.exit(a!.execute(fail)) // the fleet opens for 5 s
+      // b's calls are rejected and retried at the breaker's pace until its probe goes through
+      let sent = 0
+      const policy = RetryPolicy.make({ jitter: "none", base: "500 millis", maxAttempts: 10 })
+      const call = RetryPolicy.retry(b!.execute(Effect.sync(() => sent++)), policy, {
+        budget: budgetB!,
+        onTimeout: () => new Boom()
+      })
+      const fiber = yield* Effect.fork(Effect.zipRight(call, call))
+      yield* TestClock.adjust("10 seconds")
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)), "the calls did not go through once the break ended")
+      assert.strictEqual(sent, 2)
+      // nothing reached the server before the probe: the bucket is full, for the retries of real failures
+      assert.strictEqual(yield* budgetA!.remaining, 10)
     }))
 })
 
