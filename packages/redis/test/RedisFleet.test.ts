@@ -4,10 +4,12 @@ import {
   CircuitBreakerStore,
   HandshakeLimiter,
   RetryBudget,
-  RetryBudgetStore
+  RetryBudgetStore,
+  RetryPolicy,
+  Transient
 } from "@mcp-resilience/policy"
 import { RedisFleet } from "@mcp-resilience/redis"
-import { ConfigProvider, Context, Data, Effect, Exit, Fiber, Layer, Logger } from "effect"
+import { ConfigProvider, Context, Data, type Duration, Effect, Exit, Fiber, Layer, Logger } from "effect"
 import { Redis } from "ioredis"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
@@ -15,6 +17,14 @@ import { eventually, redisServer } from "./redisServer.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 class Rejected extends Data.TaggedError("Rejected")<CircuitBreaker.RejectedInfo> {}
+/** An open breaker's rejection, marked as the client marks `McpCircuitOpenError`. */
+class Open extends Data.TaggedError("Open")<{ readonly retryAfter: Duration.Duration }> {
+  readonly [Transient.TransientTypeId] = true
+  readonly [Transient.RejectedTypeId] = true
+  get [Transient.RetryAfterTypeId]() {
+    return this.retryAfter
+  }
+}
 
 const KEY = "everything#0123456789abcdef"
 
@@ -196,6 +206,43 @@ describe("RedisFleet over a real redis-server", () => {
         500,
         () => Effect.map(Effect.exit(b!.execute(Effect.void)), Exit.isSuccess)
       )
+    }))
+
+  it.scopedLive("retries of calls the fleet's open breaker rejected take nothing from the fleet's bucket", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const [ma, mb] = yield* Effect.forEach([0, 1], () => member(redis.url))
+      const bucket = () => RetryBudget.tokenBucket({ capacity: 10, name: "rejections" })
+      const budgetA = yield* ma!.budgets.budget(KEY, bucket())
+      const budgetB = yield* mb!.budgets.budget(KEY, bucket())
+      const [a, b] = yield* Effect.forEach(
+        [ma!, mb!],
+        (m) =>
+          Effect.flatMap(m.breakerWithHandle(), ({ shared }) =>
+            CircuitBreaker.make<Open>({
+              strategy: CircuitBreaker.consecutive(1),
+              breakDuration: "300 millis",
+              isFailure: (error) => !(error instanceof Open),
+              onRejected: ({ retryAfter }) => new Open({ retryAfter }),
+              shared
+            }))
+      )
+      yield* Effect.exit(a!.execute(fail)) // the fleet opens for 300 ms
+      yield* eventually(
+        "b sees the fleet's breaker open",
+        1000,
+        () => Effect.map(Effect.exit(b!.execute(Effect.void)), Exit.isFailure)
+      )
+      let sent = 0
+      const policy = RetryPolicy.make({ jitter: "none", base: "50 millis", maxAttempts: 20 })
+      const exit = yield* Effect.exit(RetryPolicy.retry(b!.execute(Effect.sync(() => sent++)), policy, {
+        budget: budgetB,
+        onTimeout: () => new Boom()
+      }))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(sent).toBe(1)
+      // the fleet's bucket is still full: the other process gets both of its two retries
+      expect([yield* budgetA.tryRetry("retry"), yield* budgetA.tryRetry("retry")]).toEqual([true, true])
     }))
 
   it.scopedLive("a token bucket is one bucket for the fleet; successes refill it", () =>
