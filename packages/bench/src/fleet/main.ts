@@ -9,7 +9,7 @@
  *
  *   pnpm bench:fleet                    20 workers, 5 calls/s each, 30 s outage (503), both modes; writes
  *                                       the fleet section of docs/benchmarks.md and docs/img/fleet-attempts.svg
- *   pnpm bench:fleet --quick            2 workers, 1 s outage, 1 s healthy, 1 s break, 2 short rounds of the
+ *   pnpm bench:fleet --quick            2 workers, 1 s outage, 1.5 s healthy, 1 s break, 2 short rounds of the
  *                                       healthy cost; the Redis mode only where redis-server is installed;
  *                                       prints only (the smoke test of `pnpm test`)
  *   --no-write                          prints only
@@ -96,7 +96,7 @@ if (badMode !== undefined) {
 const workers = Math.round(number("--workers", quick ? 2 : 20))
 const rate = number("--rate", 5)
 const outageSeconds = number("--outage-seconds", quick ? 1 : 30)
-const healthySeconds = number("--healthy-seconds", quick ? 1 : 10)
+const healthySeconds = number("--healthy-seconds", quick ? 1.5 : 10)
 const settings: StoreSettings = {
   breakerFailures: Math.round(number("--breaker-failures", 5)),
   breakSeconds: number("--break-seconds", quick ? 1 : 5),
