@@ -13,7 +13,8 @@ const config: ViteUserConfig = {
       "@mcp-resilience/policy": pkg("policy"),
       "@mcp-resilience/client": pkg("client"),
       "@mcp-resilience/testing": pkg("testing"),
-      "@mcp-resilience/ai": pkg("ai")
+      "@mcp-resilience/ai": pkg("ai"),
+      "@mcp-resilience/redis": pkg("redis")
     }
   },
   test: {

@@ -8,7 +8,7 @@ import { Transient } from "@mcp-resilience/policy"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 
-const { RetryAfterTypeId, TimeoutTypeId, TransientTypeId } = Transient
+const { RejectedTypeId, RetryAfterTypeId, TimeoutTypeId, TransientTypeId } = Transient
 
 const DurationSchema = Schema.DurationFromSelf
 
@@ -377,6 +377,14 @@ export class McpCircuitOpenError
    */
   get [RetryAfterTypeId](): Duration.Duration {
     return this.retryAfter
+  }
+  /**
+   * Nothing was sent: a retry takes nothing from a retry budget.
+   *
+   * @since 0.1.0
+   */
+  get [RejectedTypeId](): boolean {
+    return true
   }
   /**
    * @since 0.1.0

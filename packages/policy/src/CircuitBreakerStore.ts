@@ -74,8 +74,12 @@ export interface Shared {
   readonly inbox: Inbox
   /** This breaker's strategy (or its probe) says open: opens for everyone unless already open; answers the fleet's view. */
   readonly open: (breakMillis: number) => Effect.Effect<View | undefined>
-  /** Asks for one of the `maxProbes` probe slots of the current half-open window. */
-  readonly probe: (maxProbes: number) => Effect.Effect<ProbeAnswer>
+  /**
+   * Asks for one of the `maxProbes` probe slots of the current half-open window. A granted probe
+   * holds the window for `leaseMillis` (the breaker passes its break duration) unless the store was
+   * given a lease of its own: if its holder dies or hangs, another breaker may probe after that.
+   */
+  readonly probe: (maxProbes: number, leaseMillis: number) => Effect.Effect<ProbeAnswer>
   /**
    * A failure while closed, counted for the fleet: at `threshold` failures in a row the store opens
    * for `breakMillis`. Answers the fleet's view.
@@ -121,7 +125,11 @@ export class CircuitBreakerStore extends Context.Tag("@mcp-resilience/policy/Cir
  * @category models
  */
 export interface MemoryOptions {
-  /** How long a granted probe holds the half-open window before another breaker may probe; default 30 s. */
+  /**
+   * How long a granted probe holds the half-open window before another breaker may probe. By default
+   * the breaker's break duration: a probe whose holder died or hangs delays the fleet by at most one
+   * more break, the same wait a failed probe causes.
+   */
   readonly probeLeaseMillis?: number | undefined
 }
 
@@ -194,7 +202,7 @@ const transitions = {
  * @category constructors
  */
 export const makeMemory = (options: MemoryOptions = {}): Service => {
-  const leaseMillis = options.probeLeaseMillis ?? 30_000
+  const fixedLease = options.probeLeaseMillis
   const cells = new Map<string, Cell>()
   const cellOf = (key: string): Cell => {
     let cell = cells.get(key)
@@ -255,9 +263,9 @@ export const makeMemory = (options: MemoryOptions = {}): Service => {
           failuresCleared: Effect.sync(() => {
             cell.failures = 0
           }),
-          probe: (maxProbes) =>
+          probe: (maxProbes, leaseMillis) =>
             withNow((now): ProbeAnswer => {
-              const answer = transitions.probe(cell, now, maxProbes, leaseMillis)
+              const answer = transitions.probe(cell, now, maxProbes, fixedLease ?? leaseMillis)
               if (answer === "denied") return { _tag: "Denied", view: view(cell, now) }
               if (answer === "changed") publish(cell, handle, now)
               return { _tag: "Granted" }

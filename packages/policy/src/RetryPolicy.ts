@@ -211,7 +211,8 @@ export interface RetryOptions<E, E2, R2> {
   readonly onRetry?: (step: RetryStep) => Effect.Effect<void, never, R2>
   /**
    * A budget shared with other runs: `onAttempt` before the first attempt, `tryRetry` before
-   * each retry (`"timeout"` after a timed-out attempt), `onSuccess` on success. When it refuses,
+   * each retry (`"timeout"` after a timed-out attempt; none after an attempt rejected before anything
+   * was sent, `Transient.isRejected`: an open breaker), `onSuccess` on success. When it refuses,
    * the run waits `max(its delay, budget.probeInterval x U[0, 2))` and probes (within
    * `maxAttempts` and `deadline`); with a `probeInterval` of infinity it fails at once with the
    * error of the last attempt.
@@ -296,7 +297,9 @@ const makeSchedule = <R2 = never>(
         ] as const
         return onRetry === undefined ? Effect.succeed(result) : Effect.as(onRetry(step), result)
       }
-      if (budget === undefined) return go(delay, false)
+      // a retry after a rejection (an open breaker: nothing was sent) is paced by its Retry-After
+      // and takes nothing from the budget
+      if (budget === undefined || Transient.isRejected(error)) return go(delay, false)
       // The budget is asked last, so that a retry the policy would not make takes nothing from
       // it. Refused, the run probes at the budget's minimum pace instead of giving up: a wait
       // drawn uniformly from [0, 2 x probeInterval) (full jitter: a mean of 30 s by default, and

@@ -54,6 +54,23 @@ export const TimeoutTypeId: unique symbol = Symbol.for("@mcp-resilience/policy/T
 export type TimeoutTypeId = typeof TimeoutTypeId
 
 /**
+ * Marks an error raised before anything was sent: a circuit breaker rejected the attempt. Its retry
+ * costs a retry budget nothing (the server saw no request; the breaker, through `Retry-After`,
+ * already sets the pace), so a fleet whose breaker is open does not spend its shared budget on
+ * rejections and still has retries when the server is back.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RejectedTypeId: unique symbol = Symbol.for("@mcp-resilience/policy/Rejected")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RejectedTypeId = typeof RejectedTypeId
+
+/**
  * An error that knows whether a retry may succeed, and optionally how long to wait first.
  *
  * @since 0.1.0
@@ -63,6 +80,7 @@ export interface Transient {
   readonly [TransientTypeId]: boolean
   readonly [RetryAfterTypeId]?: Duration.Duration | undefined
   readonly [TimeoutTypeId]?: boolean | undefined
+  readonly [RejectedTypeId]?: boolean | undefined
 }
 
 /**
@@ -87,3 +105,12 @@ export const retryAfter = (u: unknown): Duration.Duration | undefined => {
   const value = (u as Transient)[RetryAfterTypeId]
   return Duration.isDuration(value) ? value : undefined
 }
+
+/**
+ * `true` when `u` says it was raised before anything was sent (see {@link RejectedTypeId}).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRejected = (u: unknown): boolean =>
+  Predicate.hasProperty(u, RejectedTypeId) && (u as Transient)[RejectedTypeId] === true

@@ -4,7 +4,9 @@ import {
   CircuitBreakerStore,
   HandshakeLimiter,
   RetryBudget,
-  RetryBudgetStore
+  RetryBudgetStore,
+  RetryPolicy,
+  Transient
 } from "@mcp-resilience/policy"
 import { Data, Deferred, Duration, Effect, Exit, Fiber, TestClock } from "effect"
 
@@ -89,7 +91,7 @@ describe("CircuitBreakerStore.makeMemory", () => {
       assert.deepStrictEqual(breakers.map((b) => b.current()._tag), Array(5).fill("Closed"))
     }))
 
-  it.scoped("a failed probe reopens every breaker; a probe whose holder vanished is granted again after its lease", () =>
+  it.scoped("a failed probe reopens every breaker; a probe whose holder hangs is granted again after one break", () =>
     Effect.gen(function*() {
       const [a, b] = yield* fleet(2)
       for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
@@ -104,13 +106,82 @@ describe("CircuitBreakerStore.makeMemory", () => {
       yield* Effect.yieldNow()
       const denied = yield* Effect.exit(b!.execute(Effect.void))
       assert.isTrue(Exit.isFailure(denied), "a second probe in the same window")
-      // the default lease: 30 seconds
-      yield* TestClock.adjust("29 seconds")
+      // the default lease is the break duration (5 s here), not a fixed 30 s: a hung probe holds
+      // the fleet for one more break at most
+      yield* TestClock.adjust("4 seconds")
       assert.isTrue(Exit.isFailure(yield* Effect.exit(b!.execute(Effect.void))), "a probe before the lease ended")
       yield* TestClock.adjust("1 second")
       yield* b!.execute(Effect.void)
       assert.strictEqual(b!.current()._tag, "Closed")
+      assert.strictEqual(a!.current()._tag, "HalfOpen") // a learns at its next call
+      yield* a!.execute(Effect.void)
+      assert.strictEqual(a!.current()._tag, "Closed")
       yield* Fiber.interrupt(stuck)
+    }))
+
+  it.scoped("a store's own lease (probeLeaseMillis) overrides the break duration", () =>
+    Effect.gen(function*() {
+      const store = CircuitBreakerStore.makeMemory({ probeLeaseMillis: 20_000 })
+      const [a, b] = yield* Effect.forEach([0, 1], () =>
+        Effect.flatMap(store.shared("srv#1"), (shared) =>
+          CircuitBreaker.make<Rejected>({
+            strategy: CircuitBreaker.consecutive(1),
+            breakDuration: "5 seconds",
+            onRejected: (info) =>
+              new Rejected(info),
+            isFailure: () => true,
+            shared
+          })))
+      yield* Effect.exit(a!.execute(fail))
+      yield* TestClock.adjust("5 seconds")
+      const stuck = yield* Effect.fork(a!.execute(Effect.never))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("19 seconds")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(b!.execute(Effect.void))), "a probe before the 20 s lease ended")
+      yield* TestClock.adjust("1 second")
+      yield* b!.execute(Effect.void)
+      assert.strictEqual(b!.current()._tag, "Closed")
+      yield* Fiber.interrupt(stuck)
+    }))
+
+  it.scoped("news of its own half-open window (Redis delivers it, maybe before the answer) does not cost a probe its outcome", () =>
+    Effect.gen(function*() {
+      const store = CircuitBreakerStore.makeMemory()
+      const [[a, inbox], [b]] = yield* Effect.forEach(
+        [0, 1],
+        () =>
+          Effect.flatMap(store.shared("srv#1"), (shared) =>
+            Effect.map(
+              CircuitBreaker.make<Rejected>({
+                strategy: CircuitBreaker.consecutive(3),
+                breakDuration: "5 seconds",
+                isFailure: () => true,
+                onRejected: (info) => new Rejected(info),
+                shared
+              }),
+              (breaker) => [breaker, shared.inbox] as const
+            ))
+      )
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
+      yield* TestClock.adjust("5 seconds")
+      const gate = yield* Deferred.make<void>()
+      const probe = yield* Effect.fork(a!.execute(Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      assert.strictEqual(a!.current()._tag, "HalfOpen")
+      // what the Redis store's subscriber does with the store's message about a's own probe
+      inbox!.view = { state: "HalfOpen", remaining: 5000 }
+      inbox!.receivedAt = 5000
+      inbox!.version++
+      // another call of a's process, while the probe runs: rejected, and the probe stays a's
+      const other = yield* Effect.exit(a!.execute(Effect.void))
+      assert.isTrue(Exit.isFailure(other), "a second call admitted while a's probe runs")
+      assert.strictEqual(a!.current()._tag, "HalfOpen")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(probe)
+      assert.strictEqual(a!.current()._tag, "Closed")
+      // the fleet closed at once, not after the lease: b's next call runs
+      yield* b!.execute(Effect.void)
+      assert.strictEqual(b!.current()._tag, "Closed")
     }))
 
   it.scoped("isolate and reset hold for the fleet", () =>
@@ -122,6 +193,54 @@ describe("CircuitBreakerStore.makeMemory", () => {
       yield* b!.reset
       yield* a!.execute(Effect.void)
       assert.strictEqual(a!.current()._tag, "Closed")
+    }))
+})
+
+/** An open breaker's rejection, marked as a client marks it: transient, nothing sent, with a Retry-After. */
+class Open extends Data.TaggedError("Open")<{ readonly retryAfter: Duration.Duration }> {
+  readonly [Transient.TransientTypeId] = true
+  readonly [Transient.RejectedTypeId] = true
+  get [Transient.RetryAfterTypeId]() {
+    return this.retryAfter
+  }
+}
+
+describe("a fleet's breaker and retry budget together", () => {
+  it.scoped("retries of calls the fleet's open breaker rejected take nothing from the fleet's one bucket", () =>
+    Effect.gen(function*() {
+      const breakers = CircuitBreakerStore.makeMemory()
+      const budgets = RetryBudgetStore.makeMemory()
+      // 10 tokens: two retries for the whole fleet
+      const [budgetA, budgetB] = yield* Effect.forEach(
+        [0, 1],
+        () => budgets.budget("srv#1", RetryBudget.tokenBucket({ capacity: 10 }))
+      )
+      const [a, b] = yield* Effect.forEach(
+        [0, 1],
+        () =>
+          Effect.flatMap(breakers.shared("srv#1"), (shared) =>
+            CircuitBreaker.make<Open>({
+              strategy: CircuitBreaker.consecutive(1),
+              breakDuration: "5 seconds",
+              isFailure: (error) => !(error instanceof Open),
+              onRejected: ({ retryAfter }) => new Open({ retryAfter }),
+              shared
+            }))
+      )
+      yield* Effect.exit(a!.execute(fail)) // the fleet opens for 5 s
+      // b's calls are rejected and retried at the breaker's pace until its probe goes through
+      let sent = 0
+      const policy = RetryPolicy.make({ jitter: "none", base: "500 millis", maxAttempts: 10 })
+      const call = RetryPolicy.retry(b!.execute(Effect.sync(() => sent++)), policy, {
+        budget: budgetB!,
+        onTimeout: () => new Boom()
+      })
+      const fiber = yield* Effect.fork(Effect.zipRight(call, call))
+      yield* TestClock.adjust("10 seconds")
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)), "the calls did not go through once the break ended")
+      assert.strictEqual(sent, 2)
+      // nothing reached the server before the probe: the bucket is full, for the retries of real failures
+      assert.strictEqual(yield* budgetA!.remaining, 10)
     }))
 })
 

@@ -71,7 +71,11 @@ export interface Options {
   readonly onUnavailable?: "fallback" | "fail-closed" | undefined
   /** How often the health check runs and the breakers' shared state is read again; default 1 second. */
   readonly refreshInterval?: Duration.DurationInput | undefined
-  /** How long a half-open probe holds its window before another process may probe; default 30 seconds. */
+  /**
+   * How long a half-open probe holds its window before another process may probe. By default the
+   * break duration of the breaker that asks: a probe whose process died or hangs delays the fleet by
+   * at most one more break (the wait a failed probe causes), never by a fixed 30 s.
+   */
   readonly probeLease?: Duration.DurationInput | undefined
   /** Handshakes per window per server for the fleet; absent: not limited. */
   readonly handshakes?: HandshakeLimiter.Options | undefined
@@ -120,7 +124,7 @@ export const make = (options: Options = {}): Effect.Effect<Context.Context<Provi
     const connection = yield* Connection.make(options)
     const breakers = yield* Breaker.make(
       connection,
-      Duration.toMillis(options.probeLease ?? Duration.seconds(30))
+      options.probeLease === undefined ? undefined : Duration.toMillis(options.probeLease)
     )
     const budgets = Budget.make(connection)
     const handshakes: HandshakeLimiter.Service = options.handshakes === undefined

@@ -4,10 +4,12 @@ import {
   CircuitBreakerStore,
   HandshakeLimiter,
   RetryBudget,
-  RetryBudgetStore
+  RetryBudgetStore,
+  RetryPolicy,
+  Transient
 } from "@mcp-resilience/policy"
 import { RedisFleet } from "@mcp-resilience/redis"
-import { ConfigProvider, Context, Data, Effect, Exit, Layer, Logger } from "effect"
+import { ConfigProvider, Context, Data, type Duration, Effect, Exit, Fiber, Layer, Logger } from "effect"
 import { Redis } from "ioredis"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
@@ -15,6 +17,14 @@ import { eventually, redisServer } from "./redisServer.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 class Rejected extends Data.TaggedError("Rejected")<CircuitBreaker.RejectedInfo> {}
+/** An open breaker's rejection, marked as the client marks `McpCircuitOpenError`. */
+class Open extends Data.TaggedError("Open")<{ readonly retryAfter: Duration.Duration }> {
+  readonly [Transient.TransientTypeId] = true
+  readonly [Transient.RejectedTypeId] = true
+  get [Transient.RetryAfterTypeId]() {
+    return this.retryAfter
+  }
+}
 
 const KEY = "everything#0123456789abcdef"
 
@@ -158,6 +168,81 @@ describe("RedisFleet over a real redis-server", () => {
           Effect.forEach(breakers, (breaker) => Effect.exit(breaker.execute(Effect.void))),
           (all) => all.every(Exit.isSuccess)
         ))
+    }))
+
+  it.scopedLive("a probe whose holder hangs holds the fleet for one break (the default lease), not 30 s", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const [a, b] = yield* Effect.forEach([0, 1], () => Effect.flatMap(member(redis.url), (m) => m.breaker()))
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
+      yield* Effect.sleep("350 millis")
+      // a takes the probe and never finishes it
+      yield* Effect.forkScoped(a!.execute(Effect.never))
+      yield* eventually("a holds the probe", 1000, () => Effect.succeed(a!.current()._tag === "HalfOpen"))
+      expect(Exit.isFailure(yield* Effect.exit(b!.execute(Effect.void)))).toBe(true)
+      // the lease is b's break, 300 ms; b asks again within a second: closed well within 3 s
+      yield* eventually(
+        "another process probes once the hung probe's lease ended",
+        3000,
+        () => Effect.map(Effect.exit(b!.execute(Effect.void)), Exit.isSuccess)
+      )
+      expect(b!.current()._tag).toBe("Closed")
+    }))
+
+  it.scopedLive("a probe's success closes the other processes at their next call, also after a call of its own process was rejected meanwhile", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const [a, b] = yield* Effect.forEach([0, 1], () => Effect.flatMap(member(redis.url), (m) => m.breaker()))
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a!.execute(fail))
+      yield* Effect.sleep("350 millis")
+      const probe = yield* Effect.fork(a!.execute(Effect.sleep("300 millis")))
+      // the store's news of a's own probe reaches a while the probe runs
+      yield* Effect.sleep("100 millis")
+      expect(Exit.isFailure(yield* Effect.exit(a!.execute(Effect.void)))).toBe(true)
+      expect(Exit.isSuccess(yield* Fiber.await(probe))).toBe(true)
+      expect(a!.current()._tag).toBe("Closed")
+      yield* eventually(
+        "b admits calls within a round trip of the probe's success",
+        500,
+        () => Effect.map(Effect.exit(b!.execute(Effect.void)), Exit.isSuccess)
+      )
+    }))
+
+  it.scopedLive("retries of calls the fleet's open breaker rejected take nothing from the fleet's bucket", () =>
+    Effect.gen(function*() {
+      const redis = yield* redisServer
+      const [ma, mb] = yield* Effect.forEach([0, 1], () => member(redis.url))
+      const bucket = () => RetryBudget.tokenBucket({ capacity: 10, name: "rejections" })
+      const budgetA = yield* ma!.budgets.budget(KEY, bucket())
+      const budgetB = yield* mb!.budgets.budget(KEY, bucket())
+      const [a, b] = yield* Effect.forEach(
+        [ma!, mb!],
+        (m) =>
+          Effect.flatMap(m.breakerWithHandle(), ({ shared }) =>
+            CircuitBreaker.make<Open>({
+              strategy: CircuitBreaker.consecutive(1),
+              breakDuration: "300 millis",
+              isFailure: (error) => !(error instanceof Open),
+              onRejected: ({ retryAfter }) => new Open({ retryAfter }),
+              shared
+            }))
+      )
+      yield* Effect.exit(a!.execute(fail)) // the fleet opens for 300 ms
+      yield* eventually(
+        "b sees the fleet's breaker open",
+        1000,
+        () => Effect.map(Effect.exit(b!.execute(Effect.void)), Exit.isFailure)
+      )
+      let sent = 0
+      const policy = RetryPolicy.make({ jitter: "none", base: "50 millis", maxAttempts: 20 })
+      const exit = yield* Effect.exit(RetryPolicy.retry(b!.execute(Effect.sync(() => sent++)), policy, {
+        budget: budgetB,
+        onTimeout: () => new Boom()
+      }))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(sent).toBe(1)
+      // the fleet's bucket is still full: the other process gets both of its two retries
+      expect([yield* budgetA.tryRetry("retry"), yield* budgetA.tryRetry("retry")]).toEqual([true, true])
     }))
 
   it.scopedLive("a token bucket is one bucket for the fleet; successes refill it", () =>

@@ -9,8 +9,9 @@
  *
  *   pnpm bench:fleet                    20 workers, 5 calls/s each, 30 s outage (503), both modes; writes
  *                                       the fleet section of docs/benchmarks.md and docs/img/fleet-attempts.svg
- *   pnpm bench:fleet --quick            3 workers, 3 s outage, 2 s healthy, 1 s break; the Redis mode only where
- *                                       redis-server is installed; prints only
+ *   pnpm bench:fleet --quick            2 workers, 1 s outage, 1.5 s healthy, 1 s break, 2 short rounds of the
+ *                                       healthy cost; the Redis mode only where redis-server is installed;
+ *                                       prints only (the smoke test of `pnpm test`)
  *   --no-write                          prints only
  *   --outage 503|refuse                 the server answers 503 (default), or closes its listener (refused)
  *   --modes per-process,redis           the modes to run (default both)
@@ -92,10 +93,10 @@ if (badMode !== undefined) {
   console.error(`--modes takes ${MODES.join(", ")}, not ${JSON.stringify(badMode)}\n${USAGE}`)
   process.exit(2)
 }
-const workers = Math.round(number("--workers", quick ? 3 : 20))
+const workers = Math.round(number("--workers", quick ? 2 : 20))
 const rate = number("--rate", 5)
-const outageSeconds = number("--outage-seconds", quick ? 3 : 30)
-const healthySeconds = number("--healthy-seconds", quick ? 2 : 10)
+const outageSeconds = number("--outage-seconds", quick ? 1 : 30)
+const healthySeconds = number("--healthy-seconds", quick ? 1.5 : 10)
 const settings: StoreSettings = {
   breakerFailures: Math.round(number("--breaker-failures", 5)),
   breakSeconds: number("--break-seconds", quick ? 1 : 5),
@@ -126,8 +127,8 @@ const healthyCost = async (modes: ReadonlyArray<Mode>) => {
         modes: ms,
         settings,
         shared,
-        rounds: quick ? 3 : 20,
-        callsPerRound: quick ? 200 : 1_000
+        rounds: quick ? 2 : 20,
+        callsPerRound: quick ? 100 : 1_000
       })))
     let result = await measure(wanted)
     if (result._tag === "Left") {
@@ -169,8 +170,8 @@ const main = async () => {
         settings,
         healthySeconds,
         outageSeconds,
-        recoverSeconds: quick ? 20 : 90,
-        tailSeconds: quick ? 1 : 5,
+        recoverSeconds: quick ? 15 : 90,
+        tailSeconds: quick ? 0.5 : 5,
         startSeconds: 120 + 10 * workers,
         log,
         children

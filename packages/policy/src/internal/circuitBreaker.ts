@@ -130,7 +130,8 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
     const epoch = this.epoch
     return Effect.zipRight(
       this.flush,
-      Effect.flatMap(shared.probe(this.halfOpenProbes), (answer): Effect.Effect<A, E | E2, R> => {
+      // the lease is the break duration: a probe that hangs holds the fleet at most one more break
+      Effect.flatMap(shared.probe(this.halfOpenProbes, this.breaks.next), (answer): Effect.Effect<A, E | E2, R> => {
         if (epoch !== this.epoch) {
           // the state moved on while the store answered: give the slot back and start over
           return Effect.zipRight(answer._tag === "Granted" ? shared.probeReleased : Effect.void, this.execute(self))
@@ -176,6 +177,10 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
       }
       case "Open":
       case "HalfOpen": {
+        // a half-open window while this breaker's own probe runs is (most likely) that probe's: the
+        // Redis store's news of it may even arrive before its answer. Leaving HalfOpen here would drop
+        // the probe's outcome, and the fleet would wait for the lease to end.
+        if (view.state === "HalfOpen" && live._tag === "HalfOpen" && this.probesAdmitted > 0) return undefined
         // another breaker's probe: ask again at the latest after `halfOpenRetryAfter`
         const remaining = view.state === "Open" ? view.remaining : Math.min(view.remaining, halfOpenRetryMillis)
         const until = at + remaining
@@ -245,7 +250,7 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
 
   /** Updates the state synchronously; returns the effect that publishes the transition, if any. */
   private record(outcome: Outcome, startedAt: number, epoch: number, probe: boolean): Effect.Effect<void> | undefined {
-    if (epoch !== this.epoch) return undefined
+    if (epoch !== this.epoch) return probe ? this.staleProbe(outcome, startedAt) : undefined
     if (outcome === "ignored") {
       if (!probe) return undefined
       this.probesAdmitted--
@@ -272,6 +277,31 @@ export class CircuitBreakerImpl<E2> implements CircuitBreaker<E2> {
     if (this.shared !== undefined) return this.sharedProbeSucceeded(this.shared, now)
     if (++this.probesSucceeded < this.halfOpenProbes) return undefined
     return this.close(now)
+  }
+
+  /**
+   * A shared probe that ended after this breaker's state moved on (news from the fleet arrived
+   * meanwhile): the store still holds its slot, so it still hears the outcome. A success may close
+   * the fleet (only a half-open store closes); anything else gives the slot back.
+   */
+  private staleProbe(outcome: Outcome, startedAt: number): Effect.Effect<void> | undefined {
+    const shared = this.shared
+    if (shared === undefined) return undefined
+    const now = this.clock.unsafeCurrentTimeMillis()
+    const slow = this.slowMillis !== undefined && now - startedAt > this.slowMillis
+    if (outcome !== "success" || slow) return shared.probeReleased
+    const epoch = this.epoch
+    return Effect.uninterruptible(
+      Effect.flatMap(
+        shared.probeSucceeded(this.halfOpenProbes),
+        (view) =>
+          Effect.suspend(() =>
+            view === undefined || view.state !== "Closed" || epoch !== this.epoch
+              ? Effect.void
+              : (this.apply(view, now) ?? Effect.void)
+          )
+      )
+    )
   }
 
   private close(now: number): Effect.Effect<void> {

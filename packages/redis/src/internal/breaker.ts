@@ -99,7 +99,8 @@ interface Handle {
 /** @internal */
 export const make = (
   connection: Connection,
-  probeLeaseMillis: number
+  /** A lease for every probe; by default each breaker's own break duration. */
+  probeLeaseMillis: number | undefined
 ): Effect.Effect<CircuitBreakerStore.Service, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
@@ -222,14 +223,17 @@ export const make = (
               (answer) => Option.isNone(answer) ? undefined : fresh(handle, answer.value)
             ),
           failuresCleared: Effect.asVoid(run(key, "ok")),
-          probe: (maxProbes) =>
-            Effect.map(run(key, "probe", maxProbes, probeLeaseMillis), (answer): CircuitBreakerStore.ProbeAnswer => {
-              if (Option.isNone(answer)) {
-                return connection.failClosed ? { _tag: "Denied", view: failClosedView } : { _tag: "Local" }
+          probe: (maxProbes, leaseMillis) =>
+            Effect.map(
+              run(key, "probe", maxProbes, probeLeaseMillis ?? leaseMillis),
+              (answer): CircuitBreakerStore.ProbeAnswer => {
+                if (Option.isNone(answer)) {
+                  return connection.failClosed ? { _tag: "Denied", view: failClosedView } : { _tag: "Local" }
+                }
+                handle.gen = Math.max(handle.gen, answer.value.gen)
+                return answer.value.granted ? { _tag: "Granted" } : { _tag: "Denied", view: answer.value.view }
               }
-              handle.gen = Math.max(handle.gen, answer.value.gen)
-              return answer.value.granted ? { _tag: "Granted" } : { _tag: "Denied", view: answer.value.view }
-            }),
+            ),
           probeSucceeded: (maxProbes) =>
             Effect.map(
               run(key, "success", maxProbes),
