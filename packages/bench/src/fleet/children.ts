@@ -22,3 +22,15 @@ export const makeChildren = (): Children => {
     }
   }
 }
+
+/** Stops a child: SIGTERM, then SIGKILL after `graceMillis`; resolves when it has exited. */
+export const stopChild = (child: ChildProcess, graceMillis: number): Promise<void> =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMillis)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill("SIGTERM")
+  })

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { Children } from "./children.js"
+import { type Children, stopChild } from "./children.js"
 
 export interface RedisServer {
   readonly url: string
@@ -53,17 +53,6 @@ const waitForPort = async (port: number, child: ChildProcess, deadlineMillis: nu
   }
   throw new Error(`redis-server did not listen on 127.0.0.1:${port} within ${deadlineMillis} ms`)
 }
-
-const stopChild = (child: ChildProcess, graceMillis: number) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    const timer = setTimeout(() => child.kill("SIGKILL"), graceMillis)
-    child.once("exit", () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    child.kill("SIGTERM")
-  })
 
 /** Starts `redis-server` and waits until it accepts connections (5 s at most). */
 export const startRedis = async (children: Children): Promise<RedisServer> => {

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import type { Children } from "./children.js"
+import { type Children, stopChild } from "./children.js"
 import type { CallRecord, FromWorker, SentRecord, ToWorker } from "./protocol.js"
 import { startRedis } from "./redis.js"
 import { type Hit, now, type Outage, start } from "./server.js"
@@ -63,18 +63,6 @@ const until = async (test: () => boolean, millis: number, what: string) => {
     await sleep(50)
   }
 }
-
-/** Stops a worker: SIGTERM, then SIGKILL after `graceMillis`; resolves when it has exited. */
-const kill = (child: ChildProcess, graceMillis: number) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    const timer = setTimeout(() => child.kill("SIGKILL"), graceMillis)
-    child.once("exit", () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    child.kill("SIGTERM")
-  })
 
 export const runMode = async (options: RunOptions): Promise<RunData> => {
   const server = await start(options.outage)
@@ -186,7 +174,7 @@ export const runMode = async (options: RunOptions): Promise<RunData> => {
       callsInOtherStatus
     }
   } finally {
-    await Promise.all(children.map((child) => kill(child, 3_000)))
+    await Promise.all(children.map((child) => stopChild(child, 3_000)))
     await server.close()
     await redis?.stop()
   }
