@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js"
 import {
   deserializeMessage,
   serializeMessage,
@@ -12,24 +13,18 @@ import {
 } from "@modelcontextprotocol/sdk/shared/stdio.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
+import spawn from "cross-spawn"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { setImmediate } from "node:timers"
 import { bounded } from "./release.js"
 
-const SAFE_ENV = ["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"] as const
-
-/** The SDK's safe default environment: only these variables of ours reach the child. */
-export const defaultEnvironment = (): Record<string, string> => {
-  const env: Record<string, string> = {}
-  for (const key of SAFE_ENV) {
-    const value = process.env[key]
-    // skip exported shell functions, as the SDK does
-    if (value !== undefined && !value.startsWith("()")) env[key] = value
-  }
-  return env
-}
+/**
+ * The SDK's safe default environment (`HOME`, `PATH`, `USER`, ... and on Windows `APPDATA`,
+ * `SYSTEMROOT`, ...): only these variables of ours reach the child.
+ */
+export const defaultEnvironment = (): Record<string, string> => getDefaultEnvironment()
 
 /** @internal */
 export interface StdioOptions {
@@ -172,6 +167,7 @@ export class StdioTransport implements Transport {
   start(): Promise<void> {
     if (this.child !== undefined) return Promise.reject(new Error("StdioTransport already started"))
     return new Promise((resolve, reject) => {
+      // spawned as the SDK does (cross-spawn: on Windows it finds `npx.cmd` and quotes arguments)
       const child = spawn(this.options.command, [...this.options.args], {
         env: this.options.env,
         cwd: this.options.cwd,
