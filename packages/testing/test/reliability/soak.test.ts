@@ -1,5 +1,5 @@
 /**
- * The soak: for a bounded wall time (60 s by default, `MCP_SOAK_SECONDS` to change it), concurrent workers call
+ * The soak: for a bounded wall time (30 s by default, `MCP_SOAK_SECONDS` to change it), concurrent workers call
  * tools over stdio, Streamable HTTP and in memory while the chaos server misbehaves at random (crashes, hangs,
  * connections cut mid-message, duplicate and unknown answers, messages that are not JSON-RPC, wrong shapes, HTTP
  * 429/500/503 and forgotten sessions). Checked:
@@ -25,7 +25,7 @@ import { markdownTable, stamp, writeSection } from "./report.js"
 import { logSink } from "./secrets.js"
 import { chaos } from "./servers.js"
 
-const seconds = Number(process.env.MCP_SOAK_SECONDS ?? 60)
+const seconds = Number(process.env.MCP_SOAK_SECONDS ?? 30)
 const workersPerTransport = 6
 /** Per attempt; the call policy allows 3 attempts within `DEADLINE`. */
 const CALL_TIMEOUT = Duration.millis(400)
