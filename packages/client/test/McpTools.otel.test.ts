@@ -158,6 +158,24 @@ describe("OpenTelemetry conventions for MCP", () => {
       )
     }))
 
+  it.live("calls to tools the server does not list share one series (gen_ai.tool.name _OTHER)", () =>
+    Effect.gen(function*() {
+      const { metrics } = yield* exported("otel-unlisted", (tools) =>
+        Effect.all([
+          Effect.flip(tools.call("no-such-tool-1")),
+          Effect.flip(tools.call("no-such-tool-2")),
+          tools.call("echo", { text: "hi" })
+        ]))
+      const duration = metrics.find((metric) => metric.descriptor.name === "mcp.client.operation.duration")
+      const points = (duration!.dataPoints as Array<DataPoint<Histogram>>).filter((point) =>
+        point.attributes["mcp.server.name"] === "otel-unlisted"
+      )
+      assert.deepStrictEqual(
+        points.map((point) => [point.attributes["gen_ai.tool.name"], point.value.count]).sort(),
+        [["_OTHER", 2], ["echo", 1]]
+      )
+    }))
+
   it.scopedLive("over Streamable HTTP: network.transport tcp, the session id, the traceparent", () =>
     Effect.gen(function*() {
       const fixture = yield* Effect.acquireRelease(Effect.promise(() => startHttp({})), (f) => Effect.promise(f.close))

@@ -94,6 +94,9 @@ const outcomeOf = (exit: Exit.Exit<unknown, CallError>): CallOutcome => {
   return tag === "McpToolError" ? "tool_error" : tag === "McpTimeoutError" ? "timeout" : "error"
 }
 
+/** The `gen_ai.tool.name` of the metrics of calls to tools the server does not list (OTel's `_OTHER`). */
+const UNLISTED_TOOL = "_OTHER"
+
 /** @internal */
 export const makeCall = (context: CallContext) => {
   const { breaker, clock, metrics, supervisor, tools } = context
@@ -290,7 +293,13 @@ export const makeCall = (context: CallContext) => {
       if (isRpcCode(type)) span.attribute("rpc.response.status_code", type)
     }
     const seconds = Number(clock.unsafeCurrentTimeNanos() - started) / 1e9
-    metrics.tool(name).record(outcomeOf(exit), type, seconds, telemetryOf(supervisor.current()?.session))
+    // a name the server does not list (a caller, e.g. a model, may try any) makes no series of its own
+    metrics.tool(tools.has(name) ? name : UNLISTED_TOOL).record(
+      outcomeOf(exit),
+      type,
+      seconds,
+      telemetryOf(supervisor.current()?.session)
+    )
     // as `Effect.useSpan` ends its span: at the caller's clock, or at 0 with the tracer's timing off
     if (span.status._tag !== "Ended") {
       span.end(endClock === undefined ? BigInt(0) : endClock.unsafeCurrentTimeNanos(), exit)
