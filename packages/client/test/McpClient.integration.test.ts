@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url"
 /**
  * McpClient against real servers: the fixture server as a stdio child and over Streamable
  * HTTP on 127.0.0.1, and @modelcontextprotocol/server-everything. These tests run real
@@ -27,6 +28,8 @@ const newState = stateFiles()
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) =>
   Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+
+const demoServer = fileURLToPath(new URL("../examples/demo-server.mjs", import.meta.url))
 
 describe("stdio", () => {
   it.live("connects after N refused starts, then stops the child on close", () =>
@@ -59,6 +62,30 @@ describe("stdio", () => {
       assert.include(error?.message ?? "", "refusing start 4 of 10")
       assert.strictEqual(readState(state).spawns, 4)
       assert.deepStrictEqual(processesMentioning(state), [])
+    }))
+
+  it.live("every failed start names the exit and the stderr, not the write that hit the closed stdin (EPIPE)", () =>
+    Effect.gen(function*() {
+      // the bundled demo server exits with "warming up" after loading: the initialize write often
+      // meets its closed stdin first
+      const state = newState()
+      const server = McpServerConfig.stdio({
+        name: "demo",
+        command: process.execPath,
+        args: [demoServer],
+        env: { DEMO_STATE_FILE: state, DEMO_NOT_READY_FOR: "10" }
+      })
+      const seen: Array<string> = []
+      const exit = yield* McpClient.make(server, {
+        policy: fast,
+        onRetry: (step) => Effect.sync(() => void seen.push((step.error as Error).message))
+      }).pipe(Effect.scoped, Effect.exit)
+      const messages = [...seen, failureOf(exit)?.message ?? ""]
+      assert.strictEqual(messages.length, 4)
+      messages.forEach((message, i) => {
+        assert.include(message, "exited with code 1", `attempt ${i + 1}: ${message}`)
+        assert.include(message, `warming up (start ${i + 1} of 11)`, `attempt ${i + 1}: ${message}`)
+      })
     }))
 
   it.live("retries JSON-RPC errors to initialize as handshake failures", () =>

@@ -158,7 +158,8 @@ export const connectError = (
     })
   }
   if (code !== undefined && RESET.has(code)) {
-    return closedError(server, `connection reset (${code})`, { cause })
+    // a stdio server that exited says how, and what it wrote on stderr
+    return closedError(server, opened?.describeClose?.() ?? `connection reset (${code})`, { cause })
   }
   const closed = opened?.describeClose?.()
   if (closed !== undefined) return closedError(server, closed)

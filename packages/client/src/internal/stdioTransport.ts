@@ -278,7 +278,10 @@ export class StdioTransport implements Transport {
       return Promise.reject(new Error("Not connected: the server does not read its stdin"))
     }
     return new Promise<void>((resolve, reject) => {
-      if (stdin.write(serializeMessage(message), (error) => (error ? reject(error) : undefined))) return resolve()
+      // a write that fails (EPIPE: the server closed its stdin, mostly because it is exiting) is
+      // reported once the exit is known, so that the error can say how it exited and what it wrote
+      const written = (error: Error | null | undefined) => (error ? this.onExitOrGrace(() => reject(error)) : undefined)
+      if (stdin.write(serializeMessage(message), written)) return resolve()
       // the writes waiting for a full pipe share one "drain" listener
       this.waiting++
       this.drained ??= new Promise<void>((drained) =>
@@ -300,6 +303,19 @@ export class StdioTransport implements Transport {
       // already closed
     }
     return Promise.resolve()
+  }
+
+  /** Runs `f` once the process has exited, or after the grace for a closed stdout if it has not. */
+  private onExitOrGrace(f: () => void): void {
+    if (this.exited) return f()
+    let done = false
+    const once = () => {
+      if (done) return
+      done = true
+      f()
+    }
+    this.exitWaiters.push(once)
+    this.options.after(OUTPUT_CLOSED_GRACE_MILLIS, once)
   }
 
   private flushExitWaiters(): void {
