@@ -5,25 +5,14 @@
  * ID-JAG as a JWT-bearer grant. Real sockets, live clock, no sleeping.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { RetryPolicy } from "@mcp-resilience/policy"
 import { Cause, Effect, Exit, HashMap, Logger, LogLevel, Option, Redacted, Ref } from "effect"
 import * as McpAuth from "../src/McpAuth.js"
 import * as McpClient from "../src/McpClient.js"
 import { McpAuthError } from "../src/McpError.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
-import { startAuthServer } from "./fixtures/authServer.js"
+import { authPolicy as policy, startAuthServer } from "./fixtures/authServer.js"
 import { type IdpOptions, startIdp } from "./fixtures/idp.js"
-
-const policy = RetryPolicy.make({
-  maxAttempts: 3,
-  base: "10 millis",
-  factor: 2,
-  cap: "50 millis",
-  jitter: "none",
-  attemptTimeout: "20 seconds",
-  deadline: "30 seconds"
-})
 
 const CLIENT = { clientId: "xaa-agent", clientSecret: "xaa-secret-at-the-as" }
 

@@ -5,7 +5,6 @@
  * fixture expires and revokes tokens on command.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { RetryPolicy } from "@mcp-resilience/policy"
 import {
   Cause,
   Context,
@@ -26,17 +25,7 @@ import * as McpClient from "../src/McpClient.js"
 import type { McpAuthError } from "../src/McpError.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
-import { type AuthServerOptions, startAuthServer } from "./fixtures/authServer.js"
-
-const once = RetryPolicy.make({
-  maxAttempts: 3,
-  base: "10 millis",
-  factor: 2,
-  cap: "50 millis",
-  jitter: "none",
-  attemptTimeout: "20 seconds",
-  deadline: "30 seconds"
-})
+import { authPolicy as once, type AuthServerOptions, startAuthServer } from "./fixtures/authServer.js"
 
 const authServer = (options?: AuthServerOptions) =>
   Effect.acquireRelease(Effect.promise(() => startAuthServer(options)), (s) => Effect.promise(() => s.close()))
