@@ -71,4 +71,44 @@ describe("the tools/call span", () => {
       assert.strictEqual(span.status._tag === "Ended" && span.status.exit._tag, "Success")
       assert.strictEqual(parentName(span), "caller")
     }))
+
+  it.scoped("the caller's span annotations and links are on the call's span, as on any span Effect makes", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = builtIn.span(name, parent, context, links, startTime, kind, options)
+          spans.push(span)
+          return span
+        },
+        context: (f) => f()
+      })
+      const tools = yield* McpTools.make({ server, policy })
+      const linked = yield* Effect.makeSpan("linked")
+      yield* tools.callAll([{ name: "echo", arguments: { text: "a" } }, { name: "echo", arguments: { text: "b" } }])
+        .pipe(
+          Effect.annotateSpans("tenant", "acme"),
+          Effect.linkSpans(linked),
+          Effect.withTracer(recording)
+        )
+      const calls = spans.filter((span) => span.name === "tools/call echo")
+      assert.strictEqual(calls.length, 2)
+      for (const span of calls) {
+        assert.strictEqual(span.attributes.get("tenant"), "acme")
+        assert.deepStrictEqual(span.links.map((link) => link.span), [linked])
+        assert.strictEqual(span.status._tag === "Ended" && span.status.exit._tag, "Success")
+      }
+    }))
+
+  it.scoped("with tracing off, a call still runs; its error carries Effect's span that records nothing", () =>
+    Effect.gen(function*() {
+      const tools = yield* McpTools.make({ server, policy })
+      const error = yield* Effect.flip(tools.call("fail", { message: "no" })).pipe(Effect.withTracerEnabled(false))
+      assert.strictEqual(error._tag, "McpToolError")
+      const span = spanOf(error)
+      assert.strictEqual(span.name, "tools/call fail")
+      assert.strictEqual(span.traceId, "noop")
+      const echoed = yield* tools.call("echo", { text: "still" }).pipe(Effect.withTracerEnabled(false))
+      assert.deepStrictEqual(echoed.content, [{ type: "text", text: "still" }])
+    }))
 })

@@ -25,7 +25,9 @@ import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import type * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import type * as Tracer from "effect/Tracer"
 import {
@@ -37,13 +39,22 @@ import {
 } from "../McpError.js"
 import type { CallOutcome } from "../McpMetrics.js"
 import { makeMemoryStore, type TaskStoreService } from "../McpTasks.js"
+import { forEachEither } from "./batch.js"
 import type { ConnectError } from "./connect.js"
 import type { ServerMetrics } from "./metrics.js"
 import type { RequestError, RequestProgress, Session } from "./session.js"
+import { makeSpanOf } from "./span.js"
 import type { Live, Supervisor } from "./supervisor.js"
 import { awaitTask, isTaskCreated, settingsOf, type TaskCreated, type TaskSettings, usesTask } from "./tasks.js"
 import { annotateSpan, errorTypeOfExit, isRpcCode, networkTransport, sessionTelemetry } from "./telemetry.js"
 import type { ToolList } from "./toolList.js"
+
+/** One call of a batch. @internal */
+export interface CallItem {
+  readonly name: string
+  readonly args: Record<string, unknown> | undefined
+  readonly settings: CallSettings
+}
 
 /** What a tool call can fail with. @internal */
 export type CallError = RequestError | ConnectError | McpToolError | McpCircuitOpenError
@@ -308,34 +319,92 @@ export const makeCall = (context: CallContext) => {
   }
 
   /**
-   * The whole call: steps 1 to 6, in the call's span (`Effect.makeSpan`, ended once with the
-   * metrics recorded). The span is the parent only of the steps that may trace or log (listing,
-   * waiting for a session, retrying, awaiting a task) and of the failures, whose errors carry it:
-   * an attempt on the live session reads no span from its fiber.
+   * Starts one call from `fiber` (its tracer, parent span and clock) and hands `done`, once, the
+   * rest of the call as an Effect for the caller to run: an `Exit` when the call is over, else
+   * what is left of steps 2 to 6. Returns the canceller while the first attempt is in flight.
+   *
+   * The span is made at once, and ended once with the metrics recorded (`finish`). It is the
+   * parent only of the steps that may trace or log (listing, waiting for a session, retrying,
+   * awaiting a task) and of the failures, whose errors carry it.
+   *
+   * The pipeline's one shortcut: a first attempt on the live session for a known tool, with no
+   * breaker and no task, is sent from here (`Session.startCallTool`), inside the caller's
+   * `Effect.async`, with no Effect operation and no fiber of its own; only its failures continue
+   * as Effects, through the same steps. That lets `callAll` run a whole batch in one fiber; the
+   * figures that justify it are under "The call pipeline's shortcut" in `docs/benchmarks.md`.
    */
-  return (
+  const begin = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    name: string,
+    args: Record<string, unknown> | undefined,
+    settings: CallSettings,
+    done: (rest: Effect.Effect<CallToolResult, CallError>) => void
+  ): (() => void) | undefined => {
+    const made = spanOf(name)
+    const span = makeSpanOf(fiber, made.name, made.options)
+    const started = clock.unsafeCurrentTimeNanos()
+    // as `Effect.useSpan` ends its span: at the caller's clock, or at 0 with the tracer's timing off
+    const endClock = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+      ? Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+      : undefined
+    const ended = (rest: Effect.Effect<CallToolResult, CallError>) =>
+      Effect.onExit(rest, (exit) => finish(name, span, started, endClock, exit))
+    const retried = (error: CallError) =>
+      Effect.flatMap(
+        Effect.withParentSpan(retryWhileSafe(name, args, settings, span, error), span),
+        (created) => settle(name, created, settings, span)
+      )
+    const live = supervisor.current()
+    if (
+      breaker !== undefined || live === undefined || !tools.has(name) ||
+      usesTask(live.session, tools.get(name), taskSettings)
+    ) {
+      done(ended(Effect.flatMap(
+        Effect.catchAll(attempt(name, args, settings, span), retried),
+        (created) => settle(name, created, settings, span)
+      )))
+      return undefined
+    }
+    annotateSpan(span, telemetryOf(live.session))
+    const cancel = live.session.startCallTool(name, args, settings.timeoutMillis, span, settings.progress, (exit) => {
+      if (exit._tag === "Success") {
+        if (exit.value.isError === true) return done(ended(settle(name, exit.value, settings, span)))
+        finish(name, span, started, endClock, exit)
+        return done(exit)
+      }
+      if (exit.cause._tag !== "Fail") return done(ended(exit))
+      const error = exit.cause.error
+      if (sessionLost(error)) live.kill(error)
+      done(ended(retried(error)))
+    })
+    return () => {
+      cancel()
+      finish(name, span, started, endClock, Exit.interrupt(fiber.id()))
+    }
+  }
+
+  /** One call: steps 1 to 6 (see {@link begin}). */
+  const call = (
     name: string,
     args: Record<string, unknown> | undefined,
     settings: CallSettings
-  ): Effect.Effect<CallToolResult, CallError> => {
-    const made = spanOf(name)
-    return Effect.withFiberRuntime((fiber) =>
-      Effect.flatMap(Effect.makeSpan(made.name, made.options), (span) => {
-        const started = clock.unsafeCurrentTimeNanos()
-        const endClock = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-          ? Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
-          : undefined
-        return Effect.onExit(
-          Effect.flatMap(
-            Effect.catchAll(
-              attempt(name, args, settings, span),
-              (error) => Effect.withParentSpan(retryWhileSafe(name, args, settings, span, error), span)
-            ),
-            (created) => settle(name, created, settings, span)
-          ),
-          (exit) => finish(name, span, started, endClock, exit)
-        )
+  ): Effect.Effect<CallToolResult, CallError> =>
+    Effect.withFiberRuntime((fiber) =>
+      Effect.async<CallToolResult, CallError>((resume) => {
+        const cancel = begin(fiber, name, args, settings, resume)
+        return cancel === undefined ? undefined : Effect.sync(cancel)
       })
     )
-  }
+
+  /**
+   * The calls of a batch, at most `concurrency` at once, each one's outcome in order; the first
+   * attempts all run from one fiber (see {@link begin} and `batch.ts`).
+   */
+  const callAll = (
+    calls: ReadonlyArray<CallItem>,
+    concurrency: number | "unbounded"
+  ): Effect.Effect<Array<Either.Either<CallToolResult, CallError>>> =>
+    forEachEither(calls, (fiber, item, done) => begin(fiber, item.name, item.args, item.settings, done), concurrency)
+
+  return { call, callAll }
 }

@@ -27,7 +27,6 @@ import { Status } from "../McpStatus.js"
 import { makeMemoryStore, TaskStore } from "../McpTasks.js"
 import type { CallAllOptions, CallOptions, CallOptionsWithSchema, Options, Service } from "../McpTools.js"
 import { memoryStore } from "./auth/stores.js"
-import { forEachEither } from "./batch.js"
 import { makeCall } from "./call.js"
 import { clientCache } from "./client.js"
 import type { ConnectError } from "./connect.js"
@@ -138,7 +137,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       settings: settingsOf(options.tasks),
       store: Option.getOrElse(yield* Effect.serviceOption(TaskStore), makeMemoryStore)
     }
-    const run = makeCall({
+    const pipeline = makeCall({
       supervisor: supervised,
       tools,
       relist: list,
@@ -158,19 +157,20 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
         taskId,
         callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout)
       )
+    const callSettings = (callOptions: CallOptions | undefined, onProgress?: (progress: Progress) => void) => {
+      const timeoutMillis = callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout)
+      return {
+        timeoutMillis,
+        idempotent: callOptions?.idempotent === true,
+        progress: progressOf(timeoutMillis, callOptions, onProgress)
+      }
+    }
     const callRaw = (
       name: string,
       args: Record<string, unknown> | undefined,
       callOptions: CallOptions | undefined,
       onProgress?: (progress: Progress) => void
-    ) => {
-      const timeoutMillis = callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout)
-      return run(name, args, {
-        timeoutMillis,
-        idempotent: callOptions?.idempotent === true,
-        progress: progressOf(timeoutMillis, callOptions, onProgress)
-      })
-    }
+    ) => pipeline.call(name, args, callSettings(callOptions, onProgress))
 
     const callWithProgress = (name: string, args?: Record<string, unknown>, callOptions?: CallOptions) =>
       eventsOf((onProgress) => callRaw(name, args, callOptions, onProgress))
@@ -190,7 +190,10 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
     }
 
     const callAll = (calls: Parameters<Service["callAll"]>[0], callAllOptions?: CallAllOptions) =>
-      forEachEither(calls, (c) => callRaw(c.name, c.arguments, c.options), callAllOptions?.concurrency ?? "unbounded")
+      pipeline.callAll(
+        calls.map((c) => ({ name: c.name, args: c.arguments, settings: callSettings(c.options) })),
+        callAllOptions?.concurrency ?? "unbounded"
+      )
 
     const clientOf = clientCache()
     const service: Service = {

@@ -90,6 +90,20 @@ export interface Session extends
     span?: Tracer.Span,
     progress?: RequestProgress
   ) => Effect.Effect<CallToolResult, RequestError>
+  /**
+   * {@link callTool} as a callback: sends the call at once and runs `done` once with its outcome,
+   * unless the returned canceller runs first (it aborts the call: the server gets
+   * `notifications/cancelled`, and `done` never runs). The call pipeline's first attempt uses it
+   * (see `call.ts`).
+   */
+  readonly startCallTool: (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    timeoutMillis: number,
+    span: Tracer.Span | undefined,
+    progress: RequestProgress | undefined,
+    done: (exit: Exit.Exit<CallToolResult, RequestError>) => void
+  ) => () => void
   /** One page of `tools/list`. */
   readonly listToolsPage: (
     cursor: string | undefined,
@@ -361,13 +375,16 @@ const makeSession = (
       }
     }
     if (token !== undefined) progressListeners.set(token, onProgress!)
-    send(
-      { signal: signal as unknown as AbortSignal, timeout: SDK_TIMEOUT },
-      token === undefined ? undefined : { progressToken: token }
-    ).then(
-      (value) => settle(Exit.succeed(value)),
-      (cause) => settle(Exit.fail(requestError(server, method, opened, cause)))
-    )
+    const failed = (cause: unknown) => settle(Exit.fail(requestError(server, method, opened, cause)))
+    try {
+      send(
+        { signal: signal as unknown as AbortSignal, timeout: SDK_TIMEOUT },
+        token === undefined ? undefined : { progressToken: token }
+      ).then((value) => settle(Exit.succeed(value)), failed)
+    } catch (cause) {
+      // a send that throws instead of rejecting fails the request in the same way
+      failed(cause)
+    }
     return () => {
       if (done) return
       done = true
@@ -386,6 +403,27 @@ const makeSession = (
   ) =>
     Effect.async<A, RequestError>((resume) => Effect.sync(start(resume, method, target, timeoutMillis, send, progress)))
 
+  const startCallTool: Session["startCallTool"] = (name, args, timeoutMillis, span, progress, done) =>
+    start(
+      done,
+      "tools/call",
+      name,
+      timeoutMillis,
+      (o, meta) => {
+        const trace = span === undefined ? undefined : traceMeta(span)
+        const _meta = trace === undefined && meta === undefined ? undefined : { ...trace, ...meta }
+        sentId = undefined
+        const result = sdk.callTool(
+          _meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta },
+          undefined,
+          o
+        ) as Promise<CallToolResult>
+        if (span !== undefined && sentId !== undefined) span.attribute("jsonrpc.request.id", String(sentId))
+        return result
+      },
+      progress
+    )
+
   return {
     server,
     serverInfo: sdk.getServerVersion(),
@@ -397,24 +435,10 @@ const makeSession = (
     onToolsChanged: (listener) => sdk.setNotificationHandler(ToolListChangedNotificationSchema, listener),
     request,
     callTool: (name, args, timeoutMillis, span, progress) =>
-      request(
-        "tools/call",
-        timeoutMillis,
-        (o, meta) => {
-          const trace = span === undefined ? undefined : traceMeta(span)
-          const _meta = trace === undefined && meta === undefined ? undefined : { ...trace, ...meta }
-          sentId = undefined
-          const result = sdk.callTool(
-            _meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta },
-            undefined,
-            o
-          ) as Promise<CallToolResult>
-          if (span !== undefined && sentId !== undefined) span.attribute("jsonrpc.request.id", String(sentId))
-          return result
-        },
-        name,
-        progress
+      Effect.async<CallToolResult, RequestError>((resume) =>
+        Effect.sync(startCallTool(name, args, timeoutMillis, span, progress, resume))
       ),
+    startCallTool,
     listToolsPage: (cursor, timeoutMillis) =>
       request("tools/list", timeoutMillis, (o) => sdk.listTools(cursor === undefined ? undefined : { cursor }, o)),
     ping: (timeoutMillis) => Effect.asVoid(request("ping", timeoutMillis, (o) => sdk.ping(o))),
