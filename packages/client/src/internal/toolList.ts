@@ -99,21 +99,23 @@ export const make = (options: ToolListOptions): Effect.Effect<ToolList> =>
       Effect.gen(function*() {
         const server = live.session.server
         // the first listing is part of connecting: it ends with the connect deadline, its request cancelled
-        const outOfTime = new McpTimeoutError({
-          server,
-          operation: "tools/list (the first listing, within the connect deadline)",
-          after: budget.deadline
-        })
+        // made only when the deadline passes: a session keeps what its watch closes over
+        let outOfTime: McpTimeoutError | undefined
         const first = Number.isFinite(budget.remainingMillis)
           ? Effect.timeoutFail(listOn(live), {
             duration: Duration.millis(budget.remainingMillis),
-            onTimeout: () => outOfTime
+            onTimeout: () =>
+              (outOfTime = new McpTimeoutError({
+                server,
+                operation: "tools/list (the first listing, within the connect deadline)",
+                after: budget.deadline
+              }))
           })
           : listOn(live)
         yield* first.pipe(
           Effect.catchAll((error) =>
             error === outOfTime && budget.startup
-              ? Effect.fail(outOfTime)
+              ? Effect.fail(error)
               : Effect.logWarning(`could not list tools: ${error.message}`).pipe(Effect.annotateLogs("server", server))
           )
         )
