@@ -52,6 +52,8 @@ export const forEachEither = <I, A, E>(
           let next = 0
           let done = 0
           let stopped = false
+          /** Whether `pump` is on the stack: an item that ends at once is followed by the loop, not by recursion. */
+          let pumping = false
           const record = (index: number, exit: Exit.Exit<A, E>): void => {
             if (stopped) {
               return
@@ -76,9 +78,7 @@ export const forEachEither = <I, A, E>(
             done++
             if (done === items.length) {
               resume(Effect.succeed(results))
-            } else if (next < items.length) {
-              start()
-            }
+            } else pump()
           }
           const start = (): void => {
             const index = next++
@@ -103,9 +103,18 @@ export const forEachEither = <I, A, E>(
               started.set(index, cancel)
             }
           }
-          for (let i = 0; i < limit && next < items.length && !stopped; i++) {
-            start()
+          /** Starts items while fewer than `limit` are in flight. */
+          const pump = (): void => {
+            if (pumping) {
+              return
+            }
+            pumping = true
+            while (!stopped && next < items.length && next - done < limit) {
+              start()
+            }
+            pumping = false
           }
+          pump()
           return Effect.suspend(() => {
             stopped = true
             for (const cancel of started.values()) {
