@@ -104,12 +104,11 @@ export const make = (options: ToolListOptions): Effect.Effect<ToolList> =>
         const first = Number.isFinite(budget.remainingMillis)
           ? Effect.timeoutFail(listOn(live), {
             duration: Duration.millis(budget.remainingMillis),
-            onTimeout: () =>
-              (outOfTime = new McpTimeoutError({
-                server,
-                operation: "tools/list (the first listing, within the connect deadline)",
-                after: budget.deadline
-              }))
+            onTimeout: () => (outOfTime = new McpTimeoutError({
+              server,
+              operation: "tools/list (the first listing, within the connect deadline)",
+              after: budget.deadline
+            }))
           })
           : listOn(live)
         yield* first.pipe(
