@@ -111,4 +111,28 @@ describe("the tools/call span", () => {
       const echoed = yield* tools.call("echo", { text: "still" }).pipe(Effect.withTracerEnabled(false))
       assert.deepStrictEqual(echoed.content, [{ type: "text", text: "still" }])
     }))
+
+  it.scopedLive("a tracer whose span throws when it ends makes the call die with that defect, and does not leave it waiting", () =>
+    Effect.gen(function*() {
+      const throwing = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = builtIn.span(name, parent, context, links, startTime, kind, options)
+          if (name.startsWith("tools/call")) {
+            span.end = () => {
+              throw new Error("exporter broke")
+            }
+          }
+          return span
+        },
+        context: (f) => f()
+      })
+      const tools = yield* McpTools.make({ server, policy })
+      const exit = yield* tools.call("echo", { text: "hi" }).pipe(
+        Effect.withTracer(throwing),
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "the call never ended" }),
+        Effect.exit
+      )
+      assert.isTrue(exit._tag === "Failure" && Cause.isDie(exit.cause), `expected a defect, got ${String(exit)}`)
+      assert.include(Cause.pretty(exit._tag === "Failure" ? exit.cause : Cause.empty), "exporter broke")
+    }))
 })

@@ -369,7 +369,12 @@ export const makeCall = (context: CallContext) => {
     const cancel = live.session.startCallTool(name, args, settings.timeoutMillis, span, settings.progress, (exit) => {
       if (exit._tag === "Success") {
         if (exit.value.isError === true) return done(ended(settle(name, exit.value, settings, span)))
-        finish(name, span, started, endClock, exit)
+        try {
+          finish(name, span, started, endClock, exit)
+        } catch (defect) {
+          // a tracer whose span cannot end: the call dies with it, as it would in `Effect.onExit`
+          return done(Effect.die(defect))
+        }
         return done(exit)
       }
       if (exit.cause._tag !== "Fail") return done(ended(exit))
