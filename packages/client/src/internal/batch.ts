@@ -52,6 +52,18 @@ export const forEachEither = <I, A, E>(
           let next = 0
           let done = 0
           let stopped = false
+          /** Cancels the items in flight; one canceller's failure does not keep the others from running. */
+          const cancelStarted = (): void => {
+            const cancels = [...started.values()]
+            started.clear()
+            for (const cancel of cancels) {
+              try {
+                cancel()
+              } catch {
+                // the item is abandoned either way
+              }
+            }
+          }
           /** Whether `pump` is on the stack: an item that ends at once is followed by the loop, not by recursion. */
           let pumping = false
           const record = (index: number, exit: Exit.Exit<A, E>): void => {
@@ -65,10 +77,7 @@ export const forEachEither = <I, A, E>(
             } else {
               // a defect or an interruption of the item itself: the batch fails with it, as `forEach` would
               stopped = true
-              for (const cancel of started.values()) {
-                cancel()
-              }
-              started.clear()
+              cancelStarted()
               for (const other of running) {
                 other.unsafeInterruptAsFork(fiber.id())
               }
@@ -117,10 +126,7 @@ export const forEachEither = <I, A, E>(
           pump()
           return Effect.suspend(() => {
             stopped = true
-            for (const cancel of started.values()) {
-              cancel()
-            }
-            started.clear()
+            cancelStarted()
             return Fiber.interruptAll(running)
           })
         })

@@ -48,4 +48,18 @@ describe("forEachEither", () => {
       assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
       assert.deepStrictEqual(cancelled, [0, 1])
     }))
+
+  it.effect("a canceller that throws does not keep the others from running, nor the batch from ending", () =>
+    Effect.gen(function*() {
+      const cancelled: Array<number> = []
+      const exit = yield* Effect.exit(forEachEither([0, 1, 2], (_fiber, i: number, done) => {
+        if (i === 2) done(Effect.die(new Error("boom")))
+        return () => {
+          if (i === 0) throw new Error("cannot cancel")
+          cancelled.push(i)
+        }
+      }, "unbounded"))
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.deepStrictEqual(cancelled, [1])
+    }))
 })
