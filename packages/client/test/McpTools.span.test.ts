@@ -19,6 +19,16 @@ describe("the tools/call span", () => {
     const parent = Option.getOrUndefined(span.parent)
     return parent?._tag === "Span" ? parent.name : undefined
   }
+  /** The built-in tracer, with `onSpan` run on each span it makes. */
+  const tracerOf = (onSpan: (span: Tracer.Span) => void) =>
+    Tracer.make({
+      span: (name, parent, context, links, startTime, kind, options) => {
+        const span = builtIn.span(name, parent, context, links, startTime, kind, options)
+        onSpan(span)
+        return span
+      },
+      context: (f) => f()
+    })
   const spanOf = (error: object) => (error as Record<symbol, Tracer.Span>)[Symbol.for("effect/SpanAnnotation")]
 
   it.scoped("built-in tracer: a failed call's error carries the span, which starts when the call started", () =>
@@ -53,14 +63,7 @@ describe("the tools/call span", () => {
   it.scoped("another tracer sees the span of every call, successful ones too, ended with the call's exit", () =>
     Effect.gen(function*() {
       const spans: Array<Tracer.Span> = []
-      const recording = Tracer.make({
-        span: (name, parent, context, links, startTime, kind, options) => {
-          const span = builtIn.span(name, parent, context, links, startTime, kind, options)
-          spans.push(span)
-          return span
-        },
-        context: (f) => f()
-      })
+      const recording = tracerOf((span) => spans.push(span))
       const tools = yield* McpTools.make({ server, policy })
       yield* tools.call("echo", { text: "hi" }).pipe(Effect.withSpan("caller"), Effect.withTracer(recording))
       const calls = spans.filter((span) => span.name === "tools/call echo")
@@ -75,14 +78,7 @@ describe("the tools/call span", () => {
   it.scoped("the caller's span annotations and links are on the call's span, as on any span Effect makes", () =>
     Effect.gen(function*() {
       const spans: Array<Tracer.Span> = []
-      const recording = Tracer.make({
-        span: (name, parent, context, links, startTime, kind, options) => {
-          const span = builtIn.span(name, parent, context, links, startTime, kind, options)
-          spans.push(span)
-          return span
-        },
-        context: (f) => f()
-      })
+      const recording = tracerOf((span) => spans.push(span))
       const tools = yield* McpTools.make({ server, policy })
       const linked = yield* Effect.makeSpan("linked")
       yield* tools.callAll([{ name: "echo", arguments: { text: "a" } }, { name: "echo", arguments: { text: "b" } }])
@@ -114,17 +110,12 @@ describe("the tools/call span", () => {
 
   it.scopedLive("a tracer whose span throws when it ends makes the call die with that defect, and does not leave it waiting", () =>
     Effect.gen(function*() {
-      const throwing = Tracer.make({
-        span: (name, parent, context, links, startTime, kind, options) => {
-          const span = builtIn.span(name, parent, context, links, startTime, kind, options)
-          if (name.startsWith("tools/call")) {
-            span.end = () => {
-              throw new Error("exporter broke")
-            }
+      const throwing = tracerOf((span) => {
+        if (span.name.startsWith("tools/call")) {
+          span.end = () => {
+            throw new Error("exporter broke")
           }
-          return span
-        },
-        context: (f) => f()
+        }
       })
       const tools = yield* McpTools.make({ server, policy })
       const exit = yield* tools.call("echo", { text: "hi" }).pipe(
