@@ -1,6 +1,6 @@
 /**
  * The benchmarks are not part of `pnpm test`, but this runs each of them (overhead, recovery, herd,
- * scale, fleet) in `--quick` mode, as a user would from the shell, so that they cannot rot: each must
+ * scale, cost, fleet) in `--quick` mode, as a user would from the shell, so that they cannot rot: each must
  * exit 0 and print its tables, and none may write the docs.
  *
  * Each runs in a child process (`node --import tsx`, with the workspace's source condition), all at
@@ -110,6 +110,21 @@ describe.concurrent("benchmarks, --quick", () => {
     ])
     assert.notInclude(output, "wrote ")
   })
+
+  it(
+    "cost (pnpm bench:cost --quick): a batch's calls run no Effect operations of their own",
+    { timeout: 60_000 },
+    async () => {
+      const { code, output } = await runScript("src/cost/main.ts", ["--quick"], 50_000)
+      assert.strictEqual(code, 0, output)
+      includesAll(output, ["Effect operations per call", "Bytes allocated per call over stdio"])
+      const cell = (row: string) =>
+        Number(output.split("\n").find((line) => line.startsWith(`| ${row}`))!.split("|")[3].trim())
+      // callAll starts its batch from one fiber (the pipeline's shortcut): a fiber per call would be 30 or more
+      assert.isBelow(cell("`callAll`, 64 at once"), 2, output)
+      assert.isBelow(cell("`tools.call`, one at a time"), 20, output)
+    }
+  )
 
   it("fleet (pnpm bench:fleet --quick: 2 worker processes, a 1 s outage)", { timeout: 60_000 }, async () => {
     // the Redis mode needs redis-server (and the Redis stores); without them the study says why and skips it
