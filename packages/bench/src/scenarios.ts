@@ -48,7 +48,8 @@ export interface Pair {
 
 const now = Effect.sync(() => performance.now())
 
-const rawClient = (connect: (client: Client) => Promise<unknown>): Effect.Effect<Client, never, Scope.Scope> =>
+/** A raw SDK client, connected by `connect`, closed with the scope. */
+export const rawClient = (connect: (client: Client) => Promise<unknown>): Effect.Effect<Client, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const client = new Client(CLIENT_INFO)

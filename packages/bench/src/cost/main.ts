@@ -18,16 +18,16 @@
 import { McpServerConfig, McpTools } from "@mcp-resilience/client"
 import type { McpToolsTypes } from "@mcp-resilience/client"
 import { RetryPolicy } from "@mcp-resilience/policy"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { type Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import * as Effect from "effect/Effect"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as RuntimeFlagsPatch from "effect/RuntimeFlagsPatch"
-import type * as Scope from "effect/Scope"
 import * as Supervisor from "effect/Supervisor"
 import { Session } from "node:inspector/promises"
 import { parseArgs } from "../args.js"
-import { CLIENT_INFO, connectInMemory, echoConfig, stdioCommand } from "../servers.js"
+import { rawClient } from "../scenarios.js"
+import { connectInMemory, echoConfig, stdioCommand } from "../servers.js"
 
 const USAGE = "usage: pnpm bench:cost [--quick] [--help]"
 const { quick } = parseArgs<never>([], USAGE)
@@ -68,16 +68,6 @@ const sidesOf = (raw: Client, tools: McpToolsTypes.Service): Sides => {
     oursForEach: Effect.forEach(batch, () => oursCall, { concurrency: BATCH })
   }
 }
-
-const rawClient = (connect: (client: Client) => Promise<unknown>): Effect.Effect<Client, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = new Client(CLIENT_INFO)
-      await connect(client)
-      return client
-    }),
-    (client) => Effect.promise(() => client.close())
-  )
 
 /** Runs `effect` enough times for `CALLS` calls (`perRun` calls each time). */
 const repeat = (effect: Effect.Effect<unknown, unknown>, perRun: number) =>
