@@ -22,6 +22,7 @@ import { authFetch, AuthSse, AuthStreamableHttp } from "./internal/auth/transpor
 import { recordingFetch } from "./internal/httpFetch.js"
 import { scrubber } from "./internal/redact.js"
 import { acquireRelease, addFinalizer, bounded } from "./internal/release.js"
+import { detachedRuntime } from "./internal/span.js"
 import { defaultEnvironment, StdioTransport } from "./internal/stdioTransport.js"
 import { Authorization, TokenStore } from "./McpAuth.js"
 import { type McpAuthError, McpConnectError } from "./McpError.js"
@@ -141,7 +142,7 @@ const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: st
           // McpTools and McpClient provide one; a transport opened on its own keeps its tokens itself
           store: Option.getOrElse(yield* Effect.serviceOption(TokenStore), memoryStore),
           authorization: yield* Authorization,
-          runtime: yield* Effect.runtime<never>()
+          runtime: yield* detachedRuntime
         })
         const options = { requestInit, fetch: authFetch(provider, recorder.fetchFn) }
         // the provider's own requests (the identity provider's token exchange) go the same way
@@ -175,8 +176,7 @@ const openHttp = (config: McpServerConfig.Http | McpServerConfig.Sse, server: st
 
 const openStdio = (config: McpServerConfig.Stdio, server: string) =>
   Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<never>()
-    const runFork = Runtime.runFork(runtime)
+    const runFork = Runtime.runFork(yield* detachedRuntime)
     const transport = new StdioTransport({
       scrub: scrubber(Object.values(config.env).map(Redacted.value)),
       command: config.command,

@@ -4,9 +4,23 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@mcp-resilience/policy"
-import { Cause, Context, DefaultServices, Effect, Fiber, Option, TestClock, Tracer } from "effect"
+import {
+  Cause,
+  Context,
+  DefaultServices,
+  Effect,
+  Exit,
+  Fiber,
+  Logger,
+  LogLevel,
+  Option,
+  Scope,
+  TestClock,
+  Tracer
+} from "effect"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
+import { fixtureServer } from "./fixtures/paths.js"
 import { createServer } from "./fixtures/server.mjs"
 
 const policy = RetryPolicy.make({ maxAttempts: 3, base: "20 millis", cap: "100 millis", jitter: "none" })
@@ -126,4 +140,37 @@ describe("the tools/call span", () => {
       assert.isTrue(exit._tag === "Failure" && Cause.isDie(exit.cause), `expected a defect, got ${String(exit)}`)
       assert.include(Cause.pretty(exit._tag === "Failure" ? exit.cause : Cause.empty), "exporter broke")
     }))
+
+  it.live("what a session logs after its connect (a stderr line at close) is no event of the ended connect spans", () => {
+    const spans: Array<Tracer.Span> = []
+    const logged: Array<string> = []
+    const logger = Logger.make(({ message }) => {
+      logged.push(...(Array.isArray(message) ? message : [message]).map(String))
+    })
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      yield* McpTools.make({
+        server: McpServerConfig.stdio({
+          name: "stubborn",
+          command: process.execPath,
+          args: [fixtureServer, "--ignore-sigterm", "--ignore-stdin-close"],
+          shutdownGraceMillis: 2_000
+        }),
+        policy
+      }).pipe(Scope.extend(scope))
+      // the fixture writes a line to stderr when it gets SIGTERM, which the session logs
+      yield* Scope.close(scope, Exit.void)
+      assert.include(logged, "fixture: ignoring SIGTERM", `the stderr line was not logged: ${JSON.stringify(logged)}`)
+      const connects = spans.filter((span) => span.name.startsWith("mcp.connect"))
+      assert.deepStrictEqual(connects.map((span) => span.name).sort(), ["mcp.connect", "mcp.connect.attempt"])
+      for (const span of connects) {
+        const events = (span as unknown as { events: Array<[string, bigint, unknown]> }).events
+        assert.notInclude(events.map(([name]) => name), "fixture: ignoring SIGTERM", `${span.name} got the log`)
+      }
+    }).pipe(
+      Effect.withTracer(tracerOf((span) => spans.push(span))),
+      Logger.withMinimumLogLevel(LogLevel.Debug),
+      Effect.provide(Logger.add(logger))
+    )
+  })
 })

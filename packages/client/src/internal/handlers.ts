@@ -25,10 +25,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Subscribable from "effect/Subscribable"
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, HandlerError, type Handlers } from "../McpHandlers.js"
+import { detachedRuntime } from "./span.js"
 
 /** The capabilities the given handlers imply. @internal */
 export const capabilitiesOf = (handlers: Handlers | undefined): ClientCapabilities => {
@@ -70,7 +72,13 @@ export const install = (
   Effect.gen(function*() {
     if (handlers === undefined) return Effect.void
     const fibers = yield* FiberSet.make<unknown, unknown>()
-    const run = yield* FiberSet.runtime(fibers)<never>()
+    // the handlers run later, outside the connect attempt's span (see `detachedRuntime`)
+    const runFork = Runtime.runFork(yield* detachedRuntime)
+    const run = <A, E>(effect: Effect.Effect<A, E>) => {
+      const fiber = runFork(effect)
+      FiberSet.unsafeAdd(fibers, fiber)
+      return fiber
+    }
     const timeout = Duration.decode(handlers.timeout ?? DEFAULT_TIMEOUT)
     const maxInFlight = handlers.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
     let inFlight = 0

@@ -42,6 +42,7 @@ import * as Handlers from "./handlers.js"
 import { OutputValidators } from "./outputSchemas.js"
 import { addFinalizer, bounded } from "./release.js"
 import { RequestSignal } from "./requestSignal.js"
+import { detachedRuntime } from "./span.js"
 import { traceMeta } from "./telemetry.js"
 
 /** What a request on an open session can fail with. @internal */
@@ -199,7 +200,7 @@ export const open = (
     const transports = yield* McpTransports
     const opened = yield* transports.open(config, server)
     yield* flushNotificationsOnRelease(opened)
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const runFork = Runtime.runFork(yield* detachedRuntime)
     const sdk = new Client(options.clientInfo ?? DEFAULT_CLIENT_INFO, {
       capabilities: { ...Handlers.capabilitiesOf(options.handlers), ...options.capabilities },
       jsonSchemaValidator: new OutputValidators(

@@ -11,11 +11,14 @@ import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as HashMap from "effect/HashMap"
 import type * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Tracer from "effect/Tracer"
 
 /** The nearest parent whose propagation is not disabled (as Effect's own span constructor picks it). */
@@ -83,3 +86,22 @@ export const makeSpanOf = (
   }
   return span
 }
+
+/**
+ * The current runtime without the current span, for work a session runs later (a warning, a
+ * timer, a token refresh): a session opened inside the `mcp.connect.attempt` span would else keep
+ * that span, ended long ago, alive as long as it lives, and make the later work its child.
+ *
+ * @internal
+ */
+export const detachedRuntime: Effect.Effect<Runtime.Runtime<never>> = Effect.map(
+  Effect.runtime<never>(),
+  (runtime) =>
+    Runtime.make({
+      context: Context.omit(Tracer.ParentSpan)(runtime.context) as Context.Context<never>,
+      runtimeFlags: runtime.runtimeFlags,
+      // the fiber refs keep each ancestor fiber's context too (a fiber's run sets the ref from
+      // `context` anyway)
+      fiberRefs: FiberRefs.delete(runtime.fiberRefs, FiberRef.currentContext)
+    })
+)
