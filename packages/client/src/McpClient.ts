@@ -141,7 +141,7 @@ export const make = (
 ): Effect.Effect<McpClient, ConnectError, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const deadlines = new Deadlines(new DeadlineTimer(clock), Runtime.runFork(yield* Effect.runtime<never>()))
+    const deadlines = new Deadlines(DeadlineTimer.of(clock), Runtime.runFork(yield* Effect.runtime<never>()))
     // a RetryBudgetStore in context shares the budget per server (across the fleet with Redis)
     const budget = yield* sharedBudget(fleetKey(config), options.budget)
     // OAuth tokens: the TokenStore provided, else one in memory for this client's attempts alone

@@ -1,10 +1,10 @@
 /**
  * The deadline queue under `TestClock`: entries expire at their deadline and not before, a
- * shorter timeout starts an earlier timer, sessions given one timer share its fiber, and no
+ * shorter timeout starts an earlier timer, sessions given one timer (all on one clock) share its fiber, and no
  * timer fiber outlives the last pending deadline or the last session.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, Runtime, TestClock } from "effect"
+import { Clock, Context, DefaultServices, Effect, Exit, Fiber, Runtime, TestClock } from "effect"
 import { Deadlines, DeadlineTimer } from "../src/internal/deadlines.js"
 
 /** A queue on the test's clock whose timer fibers are recorded. */
@@ -124,6 +124,24 @@ describe("Deadlines", () => {
       assert.strictEqual(one.running() + two.running(), 0) // the last one out stops the timer
       yield* advance(1_000)
       assert.deepStrictEqual(two.expired, ["two"])
+    }))
+
+  it.effect("every session on one clock gets the same timer (DeadlineTimer.of), another clock another one", () =>
+    Effect.gen(function*() {
+      const clock = yield* Effect.clock
+      assert.strictEqual(DeadlineTimer.of(clock), DeadlineTimer.of(clock))
+      const live = Context.get(DefaultServices.liveServices, Clock.Clock)
+      assert.notStrictEqual(DeadlineTimer.of(live), DeadlineTimer.of(clock))
+      // two sessions made apart, each with a call pending: one timer fiber
+      const one = yield* make(DeadlineTimer.of(clock))
+      const two = yield* make(DeadlineTimer.of(clock))
+      one.add(1_000, "one")
+      two.add(1_000, "two")
+      assert.strictEqual(one.timers.length + two.timers.length, 1)
+      yield* advance(1_000)
+      assert.deepStrictEqual([one.expired, two.expired], [["one"], ["two"]])
+      yield* one.deadlines.shutdown
+      yield* two.deadlines.shutdown
     }))
 
   it.effect("a callback that throws does not keep the other entries from expiring", () =>

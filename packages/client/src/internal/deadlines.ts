@@ -1,11 +1,11 @@
 /**
  * Request deadlines without a timer or a fiber per call, and without a fiber per session.
  *
- * The sessions of one supervisor (one `McpTools`, one after the other as it reconnects) share
- * one {@link DeadlineTimer}, handed to each session as a value. Pending calls are kept in one
- * insertion-ordered set per timeout length, so within a set the first entry always has the
- * earliest deadline. One timer fiber sleeps on the Clock until the earliest deadline over all
- * sets, expires what is due, and sleeps again; when nothing is pending any more it ends, and
+ * All sessions on one `Clock` share one {@link DeadlineTimer} ({@link DeadlineTimer.of}): with
+ * the live clock, one for the process; under a `TestClock`, one per test clock. Pending calls are
+ * kept in one insertion-ordered set per timeout length, so within a set the first entry always
+ * has the earliest deadline. One timer fiber sleeps on the Clock until the earliest deadline over
+ * all sets, expires what is due, and sleeps again; when nothing is pending any more it ends, and
  * the next call starts a new one. Adding a call costs a clock read and a `Set.add`; a timer is
  * started only when a call's deadline is earlier than the one the timer sleeps towards (the
  * first call after an idle period, or a shorter timeout), and the old timer is then interrupted.
@@ -13,8 +13,8 @@
  * A session's {@link Deadlines} is its handle on the shared timer: it counts its own pending
  * entries and, on {@link Deadlines.shutdown}, drops them, so that nothing of a closed session
  * expires later or stays referenced; the last session to leave with nothing pending anywhere
- * stops the timer. A session thus costs no fiber of its own (a fiber parked on a sleep is about
- * 4 KiB, which for 1,000 idle sessions was 4 MiB).
+ * stops the timer. A session thus costs no fiber of its own: a fiber parked on a sleep is a few
+ * KiB, which idle sessions would each keep until their last request's deadline.
  *
  * @internal
  */
@@ -36,11 +36,20 @@ export interface Pending {
 /** Starts a timer fiber as a root fiber of a session's runtime. */
 type Fork = (timer: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
 
-/**
- * The timer shared by the sessions it is handed to (a supervisor hands its one timer to each
- * session it makes). @internal
- */
+/** The timer shared by the sessions it is handed to. @internal */
 export class DeadlineTimer {
+  private static readonly byClock = new WeakMap<Clock.Clock, DeadlineTimer>()
+
+  /** The timer of every session on `clock`. */
+  static of(clock: Clock.Clock): DeadlineTimer {
+    let timer = DeadlineTimer.byClock.get(clock)
+    if (timer === undefined) {
+      timer = new DeadlineTimer(clock)
+      DeadlineTimer.byClock.set(clock, timer)
+    }
+    return timer
+  }
+
   private readonly buckets = new Map<number, Set<Pending>>()
   private size = 0
   /** The deadline the running timer sleeps towards; infinity when no timer runs. */

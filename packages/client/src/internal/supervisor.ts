@@ -106,8 +106,9 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
     let made = 0
     let attemptsSinceLost = 0
     const server = McpServerConfig.name(options.server)
-    // one deadline timer and one set of metric updaters for every session of this server
-    const timer = new DeadlineTimer(clock)
+    // one set of metric updaters for every session of this server; one deadline timer for every
+    // session on this clock
+    const timer = DeadlineTimer.of(clock)
     const metrics = metricsFor(server)
     // While a session lives no fiber waits for its end: its death (the transport closed, missed
     // health checks, an expired HTTP session) starts the fiber that replaces it. `connecting`
