@@ -218,11 +218,12 @@ const openInMemory = (config: McpServerConfig.InMemory, server: string) =>
           cause
         })
     })
-    yield* addFinalizer(
+    // made when it runs: a session keeps no finalizer built ahead
+    yield* addFinalizer(Effect.suspend(() =>
       boundedClose(Effect.promise(() => Promise.allSettled([clientSide.close(), serverSide.close()]))).pipe(
         Effect.ignore
       )
-    )
+    ))
     return { transport: clientSide } satisfies OpenedTransport
   })
 

@@ -45,7 +45,15 @@ import type { ServerMetrics } from "./metrics.js"
 import type { RequestError, RequestProgress, Session } from "./session.js"
 import { makeSpanOf } from "./span.js"
 import type { Live, Supervisor } from "./supervisor.js"
-import { awaitTask, isTaskCreated, settingsOf, type TaskCreated, type TaskSettings, usesTask } from "./tasks.js"
+import {
+  awaitTask,
+  isTaskCreated,
+  resumeTask,
+  settingsOf,
+  type TaskCreated,
+  type TaskSettings,
+  usesTask
+} from "./tasks.js"
 import { annotateSpan, errorTypeOfExit, isRpcCode, networkTransport, sessionTelemetry } from "./telemetry.js"
 import type { ToolList } from "./toolList.js"
 
@@ -113,11 +121,15 @@ export const makeCall = (context: CallContext) => {
   const { breaker, clock, metrics, supervisor, tools } = context
   const server = supervisor.server
   const taskSettings = context.tasks ?? settingsOf(undefined)
+  // a store in memory is made when the first task-based call needs one
+  let memoryStore: TaskStoreService | undefined
   const taskContext = {
     supervisor,
     policy: context.policy,
     settings: taskSettings,
-    store: context.taskStore ?? makeMemoryStore()
+    get store() {
+      return context.taskStore ?? (memoryStore ??= makeMemoryStore())
+    }
   }
 
   /** 1. Known, or listed again once: the tool may have appeared since the last list. */
@@ -411,5 +423,9 @@ export const makeCall = (context: CallContext) => {
   ): Effect.Effect<Array<Either.Either<CallToolResult, CallError>>> =>
     forEachEither(calls, (fiber, item, done) => begin(fiber, item.name, item.args, item.settings, done), concurrency)
 
-  return { call, callAll }
+  /** Awaits a task a call created earlier (by its id), as a task-based call awaits its own. */
+  const resume = (tool: string, taskId: string, timeoutMillis: number) =>
+    resumeTask(taskContext, tool, taskId, timeoutMillis)
+
+  return { call, callAll, awaitTask: resume }
 }

@@ -15,6 +15,7 @@ import { CircuitBreaker, RetryPolicy } from "@mcp-resilience/policy"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -24,7 +25,7 @@ import { TokenStore } from "../McpAuth.js"
 import { McpCircuitOpenError, McpDecodeError } from "../McpError.js"
 import * as McpServerConfig from "../McpServerConfig.js"
 import { Status } from "../McpStatus.js"
-import { makeMemoryStore, TaskStore } from "../McpTasks.js"
+import { TaskStore } from "../McpTasks.js"
 import type { CallAllOptions, CallOptions, CallOptionsWithSchema, Options, Service } from "../McpTools.js"
 import { memoryStore } from "./auth/stores.js"
 import { makeCall } from "./call.js"
@@ -35,7 +36,7 @@ import { limitsOf } from "./limits.js"
 import { metricsFor } from "./metrics.js"
 import { eventsOf, type Progress, progressOf } from "./progress.js"
 import * as Supervisor from "./supervisor.js"
-import { resumeTask, settingsOf } from "./tasks.js"
+import { settingsOf } from "./tasks.js"
 import * as ToolList from "./toolList.js"
 
 /**
@@ -100,16 +101,20 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
     })
     // OAuth tokens go to the TokenStore provided, else to one in memory for this layer alone (the
     // supervisor's connects, reconnects included, run with the context it was made in)
-    const tokenStore = Option.getOrElse(yield* Effect.serviceOption(TokenStore), memoryStore)
+    const authorized = "auth" in options.server && options.server.auth !== undefined
+    const tokenStore = authorized ? Option.getOrElse(yield* Effect.serviceOption(TokenStore), memoryStore) : undefined
+    // one set of metric updaters for the connects and the calls
+    const metrics = metricsFor(server)
     const supervised = yield* Supervisor.make({
       ...options,
+      metrics,
       budget,
       maxSchemaDepth: limits.maxSchemaDepth,
       maxCachedValidators: limits.maxTools,
       wrapAttempt,
       lazy: options.startup === "optional",
       onSession: tools.watch
-    }).pipe(Effect.provideService(TokenStore, tokenStore))
+    }).pipe(tokenStore === undefined ? identity : Effect.provideService(TokenStore, tokenStore))
     const list = Effect.flatMap(supervised.awaitSession(defaultTimeout, "tools/list"), tools.listOn)
 
     // 3. an open breaker shows in the status, and the session again once it closes
@@ -131,12 +136,6 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
     }
 
     // 4. the call pipeline; task-based calls keep their tasks in the TaskStore (in memory by default)
-    const taskContext = {
-      supervisor: supervised,
-      policy: options.callPolicy ?? defaultCallPolicy,
-      settings: settingsOf(options.tasks),
-      store: Option.getOrElse(yield* Effect.serviceOption(TaskStore), makeMemoryStore)
-    }
     const pipeline = makeCall({
       supervisor: supervised,
       tools,
@@ -145,14 +144,13 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       policy: options.callPolicy ?? defaultCallPolicy,
       budget,
       idempotentTools: new Set(options.idempotentTools ?? []),
-      metrics: metricsFor(server),
+      metrics,
       clock,
-      tasks: taskContext.settings,
-      taskStore: taskContext.store
+      tasks: settingsOf(options.tasks),
+      taskStore: Option.getOrUndefined(yield* Effect.serviceOption(TaskStore))
     })
     const awaitTask = (tool: string, taskId: string, callOptions?: CallOptions) =>
-      resumeTask(
-        taskContext,
+      pipeline.awaitTask(
         tool,
         taskId,
         callOptions?.timeout === undefined ? defaultTimeout : millis(callOptions.timeout)

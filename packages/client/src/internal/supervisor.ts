@@ -109,7 +109,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
     // one set of metric updaters for every session of this server; one deadline timer for every
     // session on this clock
     const timer = DeadlineTimer.of(clock)
-    const metrics = metricsFor(server)
+    const metrics = options.metrics ?? metricsFor(server)
     // While a session lives no fiber waits for its end: its death (the transport closed, missed
     // health checks, an expired HTTP session) starts the fiber that replaces it. `connecting`
     // is true while a fiber connects (at startup or after a loss): a death then is seen by it.
