@@ -154,9 +154,9 @@ export const makeCall = (context: CallContext) => {
    * 6. Per known tool, made once: the span's name and the attributes that do not depend on the
    * session.
    */
-  const spans = new Map<string, { readonly name: string; readonly options: Tracer.SpanOptions }>()
+  let spans: Map<string, { readonly name: string; readonly options: Tracer.SpanOptions }> | undefined
   const spanOf = (name: string) => {
-    let made = spans.get(name)
+    let made = spans?.get(name)
     if (made === undefined) {
       const transport = networkTransport(supervisor.config)
       made = {
@@ -173,7 +173,7 @@ export const makeCall = (context: CallContext) => {
         }
       }
       // names the server does not list are not kept: a caller (a model) may try any name
-      if (tools.has(name)) spans.set(name, made)
+      if (tools.has(name)) (spans ??= new Map()).set(name, made)
     }
     return made
   }

@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -94,7 +95,10 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
 
     // 2. the supervisor, handing each new session to the tool list
     const limits = limitsOf(options.limits)
+    // the tool list's refreshes and the supervisor's reconnects run as root fibers of this runtime
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const tools = yield* ToolList.make({
+      runFork,
       debounce: Duration.decode(options.refreshDebounce ?? ToolList.DEFAULT_DEBOUNCE),
       timeoutMillis: defaultTimeout,
       limits
@@ -107,6 +111,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
     const metrics = metricsFor(server)
     const supervised = yield* Supervisor.make({
       ...options,
+      runFork,
       metrics,
       budget,
       maxSchemaDepth: limits.maxSchemaDepth,

@@ -54,7 +54,7 @@ export const metricsFor = (server: string): ServerMetrics => {
     failure: [serverLabel, label("outcome", "failure")]
   }
   const connectLabels = [serverLabel, SECONDS]
-  const tools = new Map<string, ToolMetrics>()
+  let tools: Map<string, ToolMetrics> | undefined
   const makeTool = (tool: string): ToolMetrics => {
     const toolLabel = label("gen_ai.tool.name", tool)
     // rebuilt when another session serves the calls (its name or protocol version may differ)
@@ -94,10 +94,10 @@ export const metricsFor = (server: string): ServerMetrics => {
     connectAttempt: (outcome) => connectAttempts.unsafeUpdate(1, attemptLabels[outcome]),
     connectDuration: (seconds) => connectDuration.unsafeUpdate(seconds, connectLabels),
     tool: (tool) => {
-      let known = tools.get(tool)
+      let known = tools?.get(tool)
       if (known === undefined) {
         known = makeTool(tool)
-        tools.set(tool, known)
+        ;(tools ??= new Map()).set(tool, known)
       }
       return known
     }

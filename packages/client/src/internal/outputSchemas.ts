@@ -68,7 +68,7 @@ const refusing = (reason: string): JsonSchemaValidator<never> => () => ({
 /** @internal */
 export class OutputValidators implements jsonSchemaValidator {
   private ajv: AjvJsonSchemaValidator | undefined
-  private readonly cache = new Map<string, JsonSchemaValidator<unknown>>()
+  private cache: Map<string, JsonSchemaValidator<unknown>> | undefined
 
   /**
    * @param maxDepth the deepest nesting of a schema accepted
@@ -88,14 +88,15 @@ export class OutputValidators implements jsonSchemaValidator {
     } catch {
       return refusing("it cannot be read as JSON") as JsonSchemaValidator<T>
     }
-    const cached = this.cache.get(key)
+    const cache = this.cache ??= new Map()
+    const cached = cache.get(key)
     if (cached !== undefined) return cached as JsonSchemaValidator<T>
-    if (this.cache.size >= this.maxCached) {
-      this.cache.clear()
+    if (cache.size >= this.maxCached) {
+      cache.clear()
       this.ajv = undefined
     }
     const made = this.make(schema)
-    this.cache.set(key, made)
+    cache.set(key, made)
     return made as JsonSchemaValidator<T>
   }
 

@@ -13,7 +13,6 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { type McpConnectError, type McpError, McpTimeoutError } from "../McpError.js"
@@ -54,6 +53,8 @@ export interface SupervisorOptions extends ConnectOptions {
    * deadline. Its failure fails the session's connect (the session is closed).
    */
   readonly onSession?: ((live: Live, budget: ConnectBudget) => Effect.Effect<void, ConnectError>) | undefined
+  /** Starts the reconnect and deadline timer fibers (root fibers of the layer's runtime). */
+  readonly runFork: (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
 }
 
 /** What is left of the connect deadline once a session is open (the first tool listing runs in it). @internal */
@@ -98,7 +99,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
     // shutdown the supervisor stops first, so closing a session cannot look like a lost one
     const sessionsScope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
     const clock = yield* Effect.clock
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const runFork = options.runFork
     const policy = options.policy
     const status = new LazySubscriptionRef<Status>(Status.Connecting({ attempt: 1 }))
     let current: Live | undefined

@@ -9,7 +9,6 @@ import { ErrorCode, type Tool } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { McpProtocolError, McpTimeoutError } from "../McpError.js"
@@ -44,6 +43,8 @@ export interface ToolListOptions {
   /** The deadline of one `tools/list` request. */
   readonly timeoutMillis: number
   readonly limits: Limits
+  /** Starts the refresh fiber (a root fiber of the layer's runtime). */
+  readonly runFork: (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
 }
 
 const listError = (server: string, detail: string) =>
@@ -78,7 +79,7 @@ export const listAll = (session: Session, timeoutMillis: number, limits: Limits)
 /** @internal */
 export const make = (options: ToolListOptions): Effect.Effect<ToolList> =>
   Effect.gen(function*() {
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const runFork = options.runFork
     const ref = new LazySubscriptionRef<ReadonlyArray<Tool>>([])
     let byName = new Map<string, Tool>()
     const listeners: Array<() => Effect.Effect<void>> = []
