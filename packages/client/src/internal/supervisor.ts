@@ -207,16 +207,22 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
       })
 
     // Between sessions: no wait after a session that lived at least `resetAfter`, growing
-    // (jittered) waits while it flaps. The driver is reset when a session lived long enough.
-    const flapping = Schedule.andThen(
-      Schedule.once,
-      Backoff.exponential({
-        base: policy?.base ?? Duration.seconds(1),
-        cap: policy?.cap ?? Duration.seconds(10),
-        jitter: policy?.jitter ?? "full"
-      })
+    // (jittered) waits while it flaps. The driver is reset when a session lived long enough; it
+    // is made at the first loss (a layer whose session never dies keeps none).
+    let driver: Schedule.ScheduleDriver<unknown, unknown> | undefined
+    const flappingDriver = Effect.suspend(() =>
+      driver !== undefined ? Effect.succeed(driver) : Effect.map(
+        Schedule.driver(Schedule.andThen(
+          Schedule.once,
+          Backoff.exponential({
+            base: policy?.base ?? Duration.seconds(1),
+            cap: policy?.cap ?? Duration.seconds(10),
+            jitter: policy?.jitter ?? "full"
+          })
+        )),
+        (made) => (driver = made)
+      )
     )
-    const driver = yield* Schedule.driver(flapping)
     const resetAfter = Duration.toMillis(Duration.decode(options.resetAfter ?? DEFAULT_RESET_AFTER))
     let connectedAt = 0
 
@@ -224,7 +230,7 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
     const waitAfter = (error: ConnectError) =>
       Effect.gen(function*() {
         const before = clock.unsafeCurrentTimeMillis()
-        yield* Effect.ignore(driver.next(error))
+        yield* Effect.ignore((yield* flappingDriver).next(error))
         const retryAfter = policy?.honorRetryAfter === false ? undefined : Transient.retryAfter(error)
         if (retryAfter === undefined) return
         const rest = Math.min(Duration.toMillis(retryAfter), MAX_RETRY_AFTER_MILLIS) -
@@ -250,8 +256,9 @@ export const make = (options: SupervisorOptions): Effect.Effect<Supervisor, Conn
             yield* setStatus(Status.Reconnecting({ attempt: 0, nextDelay: Duration.zero, lastError: reason }))
             // release the old session first: its process is stopped, its HTTP session deleted
             yield* Scope.close(session.scope, Exit.void)
-            if (clock.unsafeCurrentTimeMillis() - connectedAt >= resetAfter) yield* driver.reset
-            yield* Effect.ignore(driver.next(reason))
+            const flapping = yield* flappingDriver
+            if (clock.unsafeCurrentTimeMillis() - connectedAt >= resetAfter) yield* flapping.reset
+            yield* Effect.ignore(flapping.next(reason))
           }
           const connected = yield* Effect.either(connectSession)
           if (connected._tag === "Right") {
