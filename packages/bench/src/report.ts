@@ -15,6 +15,7 @@ import {
   type Side,
   type ThroughputOptions
 } from "./scenarios.js"
+import { NOTES } from "./sections.js"
 import { median, p99 } from "./stats.js"
 
 export interface Row {
@@ -329,14 +330,20 @@ not depend on speed; the scale study's goals are about heap, handles and process
   session with 1,000 sessions open, heap and handles over 10,000 connect/close cycles, and orphan
   processes after stdio spawn/kill cycles.
 
-One more study runs on its own, not from \`pnpm bench\`:
+Two more studies run on their own, not from \`pnpm bench\`:
 
 - **A fleet through an outage** (\`pnpm bench:fleet\`, [its section](#a-fleet-through-an-outage-per-process-vs-redis-stores)
   below): 20 worker processes with a circuit breaker and a retry budget lose their HTTP server for
   30 s; the attempts that reach it and the time to recover, with per-process stores and with the
   Redis stores shared by the fleet, and what consulting the stores costs a healthy call.
+- **The cost of one call** (\`pnpm bench:cost\`, prints only): the Effect operations a call runs
+  (in memory, counted by a \`Supervisor\`) and the bytes it allocates (over stdio, the client only),
+  for ours and for the raw SDK called from Effect: measures the machine's load does not change.
 
 Run it on your own machine rather than trusting another machine's numbers.
+
+${NOTES.begin}
+${NOTES.end}
 
 ## Results
 
@@ -420,10 +427,9 @@ processes) falls on all of them alike. Every call is \`echo\` with \`{ text: "he
   do the MCP handshake, and stop the child by closing its stdin and waiting for it to exit. The
   program runs with the minimum log level at Warning, so the Info line per connect is not printed.
 
-Spans use Effect's built-in tracer (no exporter), as in a program without OpenTelemetry. With it,
-a call that succeeds takes the fast path, which makes no span: nothing could see one (a call
-that fails gets its span, started when the call started). With another tracer installed (an
-exporter's), every call gets its span, and its cost comes on top.
+Spans use Effect's built-in tracer (no exporter), as in a program without OpenTelemetry. Every
+call makes its span with it too: a failure's error carries the span, and its \`traceparent\` goes
+to the server. An exporter's tracer adds its own cost on top.
 
 ## Where the overhead goes
 
@@ -445,8 +451,8 @@ with Node's defaults. Over stdio the same work costs more than in a tight in-mem
 process waits for the child between calls, so the code runs with cold caches, and on a busy
 machine every microsecond of CPU may also wait for a core. At ${concurrency} calls in flight,
 \`Effect.forEach\` starts a fiber per call, which costs about as much as the call itself: compare
-the raw SDK in Effect with the raw SDK. \`callAll\` starts the whole batch from one fiber (with
-the breaker on too: the breaker admits each call as it starts).
+the raw SDK in Effect with the raw SDK. \`callAll\` starts the whole batch from one fiber; with
+a breaker, each call's first attempt runs in the breaker's Effect, in a fiber of its own.
 
 ${options.recovery === undefined ? "" : recoverySection(options.recovery, s.recovery)}## Running it
 

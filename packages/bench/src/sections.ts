@@ -1,7 +1,7 @@
 /**
- * Generated sections of `docs/benchmarks.md`: each study rewrites only the text between its own
- * markers, and the overhead study (which writes the rest of the page) keeps them. The herd study
- * writes its section of `docs/herd.md` the same way.
+ * Sections of `docs/benchmarks.md`: each study rewrites only the text between its own markers,
+ * and the overhead study (which writes the rest of the page) keeps them, and the notes written by
+ * hand. The herd study writes its section of `docs/herd.md` the same way.
  */
 
 export interface Section {
@@ -39,8 +39,24 @@ export const FLEET: Section = {
   end: "<!-- fleet:end -->"
 }
 
-/** The sections other studies write into `docs/benchmarks.md`. */
-export const SECTIONS: ReadonlyArray<Section> = [SCALE, HERD_SUMMARY, FLEET]
+/**
+ * Notes written by hand about the results (what changed, what is left, how it was measured):
+ * no study writes them, every study keeps them. The page has a place for them before
+ * "## Results"; the fleet study's reading of its run goes after its own section.
+ */
+export const NOTES: Section = {
+  begin: "<!-- notes:begin (written by hand; pnpm bench keeps it) -->",
+  end: "<!-- notes:end -->"
+}
+
+/** Notes on the fleet study's run, by hand, after its section. */
+export const FLEET_NOTES: Section = {
+  begin: "<!-- fleet-notes:begin (written by hand; pnpm bench keeps it) -->",
+  end: "<!-- fleet-notes:end -->"
+}
+
+/** The sections of `docs/benchmarks.md` that the overhead study keeps as they are. */
+export const SECTIONS: ReadonlyArray<Section> = [SCALE, HERD_SUMMARY, FLEET, NOTES, FLEET_NOTES]
 
 /** The section's text in `doc`, markers included, if it is there. */
 export const extract = (doc: string, section: Section): string | undefined => {
