@@ -26,6 +26,7 @@ import type { McpAuthError } from "../src/McpError.js"
 import * as McpServerConfig from "../src/McpServerConfig.js"
 import { McpTools } from "../src/McpTools.js"
 import { authPolicy as once, type AuthServerOptions, startAuthServer } from "./fixtures/authServer.js"
+import { eventually } from "./utils.js"
 
 const authServer = (options?: AuthServerOptions) =>
   Effect.acquireRelease(Effect.promise(() => startAuthServer(options)), (s) => Effect.promise(() => s.close()))
@@ -349,6 +350,27 @@ describe("HTTP+SSE", () => {
       assert.deepStrictEqual(server.toolCalls, ["echo", "echo"])
       assert.strictEqual(server.tokenRequests.length, 2)
     }).pipe(Effect.scoped, privateStore, quiet))
+
+  it.live("with no TokenStore provided, a reconnect uses the token the layer already has", () =>
+    Effect.gen(function*() {
+      const server = yield* authServer({ clients: { agent: "sse-secret" } })
+      const tools = yield* McpTools.make({
+        server: McpServerConfig.sse({
+          url: server.sseUrl,
+          auth: McpAuth.clientCredentials({ clientId: "agent", clientSecret: "sse-secret" })
+        }),
+        policy: once,
+        // a ping the server answers 404 marks the session dead
+        health: { interval: "50 millis", misses: 1 }
+      })
+      assert.strictEqual(text(yield* tools.call("echo", { text: "first" })), "first")
+      assert.strictEqual(server.tokenRequests.length, 1)
+      // the server forgets the session: the supervisor opens a new one, on its own fiber
+      server.forgetSseSessions()
+      yield* eventually(() => Effect.runSync(tools.sessions) === 2, "the second session", 10_000)
+      assert.strictEqual(text(yield* tools.call("echo", { text: "second" })), "second")
+      assert.strictEqual(server.tokenRequests.length, 1, "the reconnect asked for a token again")
+    }).pipe(Effect.scoped, quiet))
 
   it.live("authorization code over SSE: the stream opens after the browser step", () =>
     Effect.gen(function*() {

@@ -15,7 +15,6 @@ import { CircuitBreaker, RetryPolicy } from "@mcp-resilience/policy"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
@@ -95,18 +94,20 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
 
     // 2. the supervisor, handing each new session to the tool list
     const limits = limitsOf(options.limits)
-    // the tool list's refreshes and the supervisor's reconnects run as root fibers of this runtime
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    // OAuth tokens go to the TokenStore provided, else to one in memory for this layer alone
+    const authorized = "auth" in options.server && options.server.auth !== undefined
+    const tokenStore = authorized ? Option.getOrElse(yield* Effect.serviceOption(TokenStore), memoryStore) : undefined
+    const withTokens = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      tokenStore === undefined ? effect : Effect.provideService(effect, TokenStore, tokenStore)
+    // the tool list's refreshes and the supervisor's reconnects run as root fibers of this runtime,
+    // which has the token store: a reconnect uses the tokens the layer already has
+    const runFork = Runtime.runFork(yield* withTokens(Effect.runtime<never>()))
     const tools = yield* ToolList.make({
       runFork,
       debounce: Duration.decode(options.refreshDebounce ?? ToolList.DEFAULT_DEBOUNCE),
       timeoutMillis: defaultTimeout,
       limits
     })
-    // OAuth tokens go to the TokenStore provided, else to one in memory for this layer alone (the
-    // supervisor's connects, reconnects included, run with the context it was made in)
-    const authorized = "auth" in options.server && options.server.auth !== undefined
-    const tokenStore = authorized ? Option.getOrElse(yield* Effect.serviceOption(TokenStore), memoryStore) : undefined
     // one set of metric updaters for the connects and the calls
     const metrics = metricsFor(server)
     const supervised = yield* Supervisor.make({
@@ -119,7 +120,7 @@ export const make = (options: Options): Effect.Effect<Made, ConnectError, Scope.
       wrapAttempt,
       lazy: options.startup === "optional",
       onSession: tools.watch
-    }).pipe(tokenStore === undefined ? identity : Effect.provideService(TokenStore, tokenStore))
+    }).pipe(withTokens)
     const list = Effect.flatMap(supervised.awaitSession(defaultTimeout, "tools/list"), tools.listOn)
 
     // 3. an open breaker shows in the status, and the session again once it closes
