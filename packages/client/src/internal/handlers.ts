@@ -30,6 +30,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Subscribable from "effect/Subscribable"
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, HandlerError, type Handlers } from "../McpHandlers.js"
+import { addFinalizer } from "./release.js"
 import { detachedRuntime } from "./span.js"
 
 /** The capabilities the given handlers imply. @internal */
@@ -72,10 +73,13 @@ export const install = (
   Effect.gen(function*() {
     if (handlers === undefined) return Effect.void
     const fibers = yield* FiberSet.make<unknown, unknown>()
+    // closed before the set interrupts its fibers: a request that comes after runs no handler
+    let closed = false
+    yield* addFinalizer(Effect.sync(() => (closed = true)))
     // the handlers run later, outside the connect attempt's span (see `detachedRuntime`)
     const runFork = Runtime.runFork(yield* detachedRuntime)
     const run = <A, E>(effect: Effect.Effect<A, E>) => {
-      const fiber = runFork(effect)
+      const fiber = runFork(Effect.suspend(() => closed ? Effect.interrupt : effect))
       FiberSet.unsafeAdd(fibers, fiber)
       return fiber
     }
