@@ -361,26 +361,20 @@ export const makeCall = (context: CallContext) => {
       : undefined
     const ended = (rest: Effect.Effect<CallToolResult, CallError>) =>
       Effect.onExit(rest, (exit) => finish(name, span, started, endClock, exit))
-    const retried = (error: CallError) =>
-      Effect.flatMap(
-        Effect.withParentSpan(retryWhileSafe(name, args, settings, span, error), span),
-        (created) => settle(name, created, settings, span)
-      )
+    const retry = (error: CallError) => Effect.withParentSpan(retryWhileSafe(name, args, settings, span, error), span)
+    const settled = (created: CallToolResult | TaskCreated) => settle(name, created, settings, span)
     const live = supervisor.current()
     if (
       breaker !== undefined || live === undefined || !tools.has(name) ||
       usesTask(live.session, tools.get(name), taskSettings)
     ) {
-      done(ended(Effect.flatMap(
-        Effect.catchAll(attempt(name, args, settings, span), retried),
-        (created) => settle(name, created, settings, span)
-      )))
+      done(ended(Effect.flatMap(Effect.catchAll(attempt(name, args, settings, span), retry), settled)))
       return undefined
     }
     annotateSpan(span, telemetryOf(live.session))
     const cancel = live.session.startCallTool(name, args, settings.timeoutMillis, span, settings.progress, (exit) => {
       if (exit._tag === "Success") {
-        if (exit.value.isError === true) return done(ended(settle(name, exit.value, settings, span)))
+        if (exit.value.isError === true) return done(ended(settled(exit.value)))
         try {
           finish(name, span, started, endClock, exit)
         } catch (defect) {
@@ -392,7 +386,7 @@ export const makeCall = (context: CallContext) => {
       if (exit.cause._tag !== "Fail") return done(ended(exit))
       const error = exit.cause.error
       if (sessionLost(error)) live.kill(error)
-      done(ended(retried(error)))
+      done(ended(Effect.flatMap(retry(error), settled)))
     })
     return () => {
       cancel()

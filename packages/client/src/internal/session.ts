@@ -404,26 +404,23 @@ const makeSession = (
   ) =>
     Effect.async<A, RequestError>((resume) => Effect.sync(start(resume, method, target, timeoutMillis, send, progress)))
 
-  const startCallTool: Session["startCallTool"] = (name, args, timeoutMillis, span, progress, done) =>
-    start(
-      done,
-      "tools/call",
-      name,
-      timeoutMillis,
-      (o, meta) => {
-        const trace = span === undefined ? undefined : traceMeta(span)
-        const _meta = trace === undefined && meta === undefined ? undefined : { ...trace, ...meta }
-        sentId = undefined
-        const result = sdk.callTool(
-          _meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta },
-          undefined,
-          o
-        ) as Promise<CallToolResult>
-        if (span !== undefined && sentId !== undefined) span.attribute("jsonrpc.request.id", String(sentId))
-        return result
-      },
-      progress
-    )
+  /** Sends `tools/call`, with the span's trace context in `_meta`, and sets its request id on the span. */
+  const sendCallTool = (name: string, args: Record<string, unknown> | undefined, span: Tracer.Span | undefined) =>
+  (
+    o: SdkRequestOptions,
+    meta?: ProgressMeta
+  ): Promise<CallToolResult> => {
+    const trace = span === undefined ? undefined : traceMeta(span)
+    const _meta = trace === undefined && meta === undefined ? undefined : { ...trace, ...meta }
+    sentId = undefined
+    const result = sdk.callTool(
+      _meta === undefined ? { name, arguments: args ?? {} } : { name, arguments: args ?? {}, _meta },
+      undefined,
+      o
+    ) as Promise<CallToolResult>
+    if (span !== undefined && sentId !== undefined) span.attribute("jsonrpc.request.id", String(sentId))
+    return result
+  }
 
   return {
     server,
@@ -436,10 +433,9 @@ const makeSession = (
     onToolsChanged: (listener) => sdk.setNotificationHandler(ToolListChangedNotificationSchema, listener),
     request,
     callTool: (name, args, timeoutMillis, span, progress) =>
-      Effect.async<CallToolResult, RequestError>((resume) =>
-        Effect.sync(startCallTool(name, args, timeoutMillis, span, progress, resume))
-      ),
-    startCallTool,
+      request("tools/call", timeoutMillis, sendCallTool(name, args, span), name, progress),
+    startCallTool: (name, args, timeoutMillis, span, progress, done) =>
+      start(done, "tools/call", name, timeoutMillis, sendCallTool(name, args, span), progress),
     listToolsPage: (cursor, timeoutMillis) =>
       request("tools/list", timeoutMillis, (o) => sdk.listTools(cursor === undefined ? undefined : { cursor }, o)),
     ping: (timeoutMillis) => Effect.asVoid(request("ping", timeoutMillis, (o) => sdk.ping(o))),
