@@ -265,10 +265,19 @@ describe("tasks with real servers", () => {
       const state = newState()
       let pid: number | undefined
       yield* Effect.scoped(Effect.gen(function*() {
-        const tools = yield* McpTools.make({ server: fixture(state), policy: fast })
+        // the store has the task once the client has its id (the server counts the execution
+        // before it answers: an interruption then would have no task to cancel)
+        const store = McpTasks.makeMemoryStore()
+        const tools = yield* McpTools.make({ server: fixture(state), policy: fast }).pipe(
+          Effect.provideService(TaskStore, store)
+        )
         pid = tools.client?.pid
         const fiber = yield* Effect.fork(tools.call("long_task", { ms: 60_000 }))
-        yield* eventually(() => readState(state).executions.long_task === 1, "the task to be created")
+        yield* eventually(
+          () => Effect.runSync(store.list(tools.server)).length === 1,
+          "the client to have the task's id"
+        )
+        assert.strictEqual(readState(state).executions.long_task, 1)
         yield* Fiber.interrupt(fiber)
         assert.strictEqual(readState(state).tasksCancelled.length, 1)
       }))
